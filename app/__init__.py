@@ -1,0 +1,39 @@
+"""OTP verification service: issue, deliver and verify one-time codes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import errors, ratelimit, services
+from app import settings as settings_module
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; `config` overrides environment variables of the same names."""
+    settings = settings_module.load(config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    built = services.build(settings)
+    app.extensions["otp"] = built
+    _register_blueprints(app, settings.development)
+    errors.register(app)
+    ratelimit.init_app(app, built.redis_url, built.redis)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def _register_blueprints(app: Flask, development: bool) -> None:
+    from app.api import dev, ops, otp
+
+    app.register_blueprint(otp.bp)
+    app.register_blueprint(ops.bp)
+    if development:
+        app.register_blueprint(dev.bp)

@@ -1,0 +1,59 @@
+"""The verification endpoints: thin views over the verification service."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from app.verification.service import CodeRequest, VerificationService
+
+from . import body
+from .schemas import CodeRequestSchema, VerifySchema
+
+bp = Blueprint("otp", __name__, url_prefix="/otp")
+_request_schema = CodeRequestSchema()
+_verify_schema = VerifySchema()
+
+
+def _service() -> VerificationService:
+    service: VerificationService = current_app.extensions["otp"].service
+    return service
+
+
+def _code_request(data: dict[str, str]) -> CodeRequest:
+    return CodeRequest(
+        phone=data.get("phone"),
+        country=data.get("country"),
+        email=data.get("email"),
+        channel=data.get("channel", "sms"),
+        purpose=data.get("purpose", "login"),
+        locale=data.get("locale", "en"),
+    )
+
+
+@bp.post("/request")
+def request_code() -> tuple[Response, int]:
+    data = body.load(_request_schema)
+    return jsonify(_service().request(_code_request(data))), 202
+
+
+@bp.post("/verify")
+def verify_code() -> Response:
+    data = body.load(_verify_schema)
+    service = _service()
+    target = None if "id" in data else _code_request({**data, "channel": _channel_of(data)})
+    ref = service.ref_for_verify(data.get("id"), target)
+    return jsonify(service.verify(ref, data["code"]))
+
+
+def _channel_of(data: dict[str, str]) -> str:
+    return "email" if "email" in data and "phone" not in data else "sms"
+
+
+@bp.get("/<verification_id>")
+def show(verification_id: str) -> Response:
+    return jsonify(_service().status(verification_id))
+
+
+@bp.post("/<verification_id>/cancel")
+def cancel(verification_id: str) -> Response:
+    return jsonify(_service().cancel(verification_id))

@@ -1,0 +1,169 @@
+"""Run a route plan: try each step, fail over, record every attempt.
+
+Nothing here depends on a request context, so the same function runs inline in a request
+or as a queued job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.batch import Batch
+from app.verification.codes import VerificationRef
+from app.verification.store import Store
+
+from .health import HALF_OPEN, Health
+from .providers.base import FailureClass, Message, Provider, ProviderError
+from .routing import Plan, Step
+from .templates import Templates
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What every attempt of one send shares."""
+
+    ref: VerificationRef
+    to: str
+    country: str
+    purpose: str
+    locale: str
+    code: str
+    ttl_minutes: int
+
+
+@dataclass
+class Attempt:
+    provider: str
+    channel: str
+    own_numbers: bool
+    started: float
+    finished: float = 0.0
+    outcome: str = "sent"  # sent, failed, skipped, error
+    message_id: str = ""
+    error_class: str = ""
+    error_code: str = ""
+    cost: float | None = None
+
+    _FIELDS = (
+        "provider", "channel", "own_numbers", "started", "finished", "outcome",
+        "message_id", "error_class", "error_code", "cost",
+    )  # fmt: skip
+
+    def line(self) -> str:
+        """One compact line per attempt, stored on the verification."""
+        values = [getattr(self, name) for name in self._FIELDS]
+        values[2] = int(self.own_numbers)
+        values[3], values[4] = f"{self.started:.3f}", f"{self.finished:.3f}"
+        values[9] = "" if self.cost is None else self.cost
+        return "|".join(str(v).replace("|", "/").replace("\n", " ") for v in values) + "\n"
+
+    @classmethod
+    def parse(cls, line: str) -> dict[str, Any]:
+        values: dict[str, Any] = dict(zip(cls._FIELDS, line.split("|"), strict=False))
+        values["own_numbers"] = values["own_numbers"] == "1"
+        values["started"], values["finished"] = float(values["started"]), float(values["finished"])
+        values["cost"] = float(values["cost"]) if values["cost"] else None
+        return values
+
+
+@dataclass
+class Outcome:
+    attempts: list[Attempt] = field(default_factory=list)
+    delivered: Attempt | None = None
+    failure: str = ""  # permanent, exhausted, budget, error
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        health: Health,
+        store: Store,
+        templates: Templates,
+        budget: float,
+    ) -> None:
+        self.providers = providers
+        self.health = health
+        self.store = store
+        self.templates = templates
+        self.budget = budget
+
+    def run(self, plan: Plan, draft: Draft) -> Outcome:
+        """Try the plan's steps in order until one provider accepts the message."""
+        outcome = Outcome()
+        deadline = time.monotonic() + self.budget
+        for step in plan.steps:
+            if time.monotonic() > deadline:
+                outcome.failure = "budget"
+                break
+            attempt = self._attempt(step, draft)
+            outcome.attempts.append(attempt)
+            if attempt.outcome == "sent":
+                outcome.delivered = attempt
+                break
+            if attempt.outcome == "error" or attempt.error_class == FailureClass.PERMANENT:
+                outcome.failure = "error" if attempt.outcome == "error" else "permanent"
+                break
+        else:
+            outcome.failure = "" if outcome.delivered else "exhausted"
+        self._record(draft, outcome)
+        return outcome
+
+    def _attempt(self, step: Step, draft: Draft) -> Attempt:
+        attempt = Attempt(step.provider, step.channel, step.own_numbers, time.time(), cost=step.cost)
+        if not self._may_probe(step, draft.country):
+            attempt.outcome, attempt.error_class = "skipped", "probe_in_flight"
+        else:
+            self._send(step, draft, attempt)
+        attempt.finished = time.time()
+        log.info(
+            "send attempt",
+            extra={"verification_id": draft.ref.id, "provider": step.provider,
+                   "country": draft.country, "channel": step.channel, "outcome": attempt.outcome,
+                   "latency_ms": round((attempt.finished - attempt.started) * 1000, 1)},
+        )  # fmt: skip
+        return attempt
+
+    def _may_probe(self, step: Step, country: str) -> bool:
+        state = self.health.snapshot(country, [step.provider])[step.provider].state
+        return state != HALF_OPEN or self.health.claim_probe(step.provider, country)
+
+    def _send(self, step: Step, draft: Draft, attempt: Attempt) -> None:
+        text = self.templates.render(draft.purpose, draft.locale, draft.code, draft.ttl_minutes)
+        message = Message(
+            to=draft.to, channel=step.channel, purpose=draft.purpose, locale=draft.locale,
+            code=draft.code, ttl_minutes=draft.ttl_minutes, text=text,
+            verification_id=draft.ref.id, sender=step.sender,
+        )  # fmt: skip
+        try:
+            result = self.providers[step.provider].send(message)
+        except ProviderError as exc:
+            attempt.outcome, attempt.error_class = "failed", exc.failure.value
+            attempt.error_code = exc.provider_code or ""
+            return
+        except Exception:
+            # A bug in an adapter is not a provider failure: it must surface, not fail over.
+            log.exception("provider adapter raised", extra={"provider": step.provider})
+            attempt.outcome, attempt.error_class = "error", "adapter_error"
+            return
+        attempt.message_id = result.message_id
+        if result.cost is not None:
+            attempt.cost = result.cost
+
+    def _record(self, draft: Draft, outcome: Outcome) -> None:
+        """Attempts, breaker outcomes and quota counts: one round trip."""
+        batch = Batch(self.store.client)
+        lines = "".join(a.line() for a in outcome.attempts)
+        delivered_by = outcome.delivered.provider if outcome.delivered else ""
+        self.store.record(batch, draft.ref, lines, delivered_by, failed=outcome.delivered is None)
+        for attempt in outcome.attempts:
+            if attempt.outcome in {"sent", "failed"}:
+                ok = attempt.outcome == "sent" or attempt.error_class == FailureClass.PERMANENT
+                self.health.record(batch, attempt.provider, draft.country, ok, attempt.outcome == "sent")
+        batch.execute()

@@ -1,0 +1,124 @@
+"""Provider health shared by every worker: circuit breakers and per-minute quotas in Redis.
+
+A breaker exists per provider and per provider and country (a provider often fails for one
+country only). It opens after a run of failures or a failure ratio over a window, stays open
+for a cool-down, then lets one probe through: the probe's outcome closes or reopens it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from app.batch import Batch
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    failures: int = 5
+    ratio: float = 0.5
+    min_calls: int = 10
+    window: int = 60
+    cooldown: int = 30
+
+
+def breaker_key(provider: str, country: str | None = None) -> str:
+    scope = provider if country is None else f"{provider}|{country}"
+    return f"otp:cb:{{{scope}}}"
+
+
+def quota_key(provider: str, minute: int) -> str:
+    return f"otp:quota:{{{provider}}}:{minute}"
+
+
+def _state(open_until: int, now: float) -> str:
+    if open_until == 0:
+        return CLOSED
+    return OPEN if now < open_until else HALF_OPEN
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What the scheduler needs to know of one provider for one country."""
+
+    state: str  # the worse of the provider-wide and the per-country breaker
+    used: int  # messages sent this minute
+    quota: int | None
+
+    def problem(self) -> str | None:
+        """Why the provider cannot take a message now, or None."""
+        if self.state == OPEN:
+            return "circuit open"
+        if self.quota is not None and self.used >= self.quota:
+            return f"quota used up ({self.used}/{self.quota} this minute)"
+        return None
+
+
+class Health:
+    def __init__(
+        self,
+        client: Any,
+        settings: BreakerSettings,
+        quotas: dict[str, int | None],
+        cache_seconds: float,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.quotas = quotas
+        self.cache_seconds = cache_seconds
+        source = (resources.files(__package__) / "lua" / "breaker.lua").read_text()
+        self._breaker = client.register_script(source)
+        self._cache: dict[str, tuple[float, dict[str, Availability]]] = {}
+
+    def snapshot(self, country: str, providers: list[str]) -> dict[str, Availability]:
+        """Availability of `providers` for `country`: one round trip, cached briefly per worker."""
+        now = time.time()
+        cached = self._cache.get(country)
+        if cached and now - cached[0] < self.cache_seconds and set(providers) <= cached[1].keys():
+            return cached[1]
+        minute = int(now // 60)
+        pipe = self.client.pipeline(transaction=False)
+        for name in providers:
+            pipe.hget(breaker_key(name), "o")
+            pipe.hget(breaker_key(name, country), "o")
+            pipe.get(quota_key(name, minute))
+        replies = iter(pipe.execute())
+        result = {}
+        for name in providers:
+            wide, local, used = (int(next(replies) or 0) for _ in range(3))
+            states = {_state(wide, now), _state(local, now)}
+            state = OPEN if OPEN in states else HALF_OPEN if HALF_OPEN in states else CLOSED
+            result[name] = Availability(state, used, self.quotas.get(name))
+        self._cache[country] = (now, result)
+        return result
+
+    def claim_probe(self, provider: str, country: str) -> bool:
+        """Whether this caller may send the one probe of a half-open breaker."""
+        key = breaker_key(provider, country) + ":probe"
+        return bool(self.client.set(key, "1", nx=True, ex=self.settings.cooldown))
+
+    def record(self, batch: Batch, provider: str, country: str, ok: bool, sent: bool) -> None:
+        """Queue one outcome for both breakers, and the quota count if a message went out."""
+        s = self.settings
+        now = int(time.time())
+        args = ["1" if ok else "0", now, s.failures, s.ratio, s.min_calls, s.window, s.cooldown]
+        for key in (breaker_key(provider), breaker_key(provider, country)):
+            batch.script(self._breaker, [key], args)
+        if sent:
+            counter = quota_key(provider, now // 60)
+            batch.pipe.incr(counter)
+            batch.pipe.expire(counter, 120)
+
+    def record_now(self, provider: str, country: str, ok: bool) -> None:
+        """Record an outcome learnt outside a send (a delivery receipt)."""
+        batch = Batch(self.client)
+        self.record(batch, provider, country, ok, sent=False)
+        batch.execute()
+
+    def states(self, provider: str, country: str | None = None) -> str:
+        now = time.time()
+        return _state(int(self.client.hget(breaker_key(provider, country), "o") or 0), now)

@@ -1,0 +1,71 @@
+"""Destination numbers: parsed, normalised to E.164, and refused when unreachable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from app.errors import ApiError
+
+# Types a one-time code can reach; premium-rate, shared-cost, pagers and the like are refused.
+REACHABLE = {
+    PhoneNumberType.MOBILE,
+    PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    PhoneNumberType.FIXED_LINE,
+    PhoneNumberType.VOIP,
+    PhoneNumberType.PERSONAL_NUMBER,
+}
+# Channels that need a number able to take a text message.
+TEXT_CHANNELS = {"sms", "whatsapp"}
+_TYPE_NAMES = {value: name.lower() for name, value in vars(PhoneNumberType).items() if name.isupper()}
+
+
+@dataclass(frozen=True)
+class Destination:
+    e164: str
+    country: str  # ISO 3166-1 alpha-2
+    kind: str  # mobile, fixed_line, fixed_line_or_mobile, voip, ...
+
+
+def parse(raw: str, country: str | None = None) -> Destination:
+    """Parse an E.164 number, or a national one with its ISO country; refuse the unreachable."""
+    try:
+        number = phonenumbers.parse(raw, (country or "").upper() or None)
+    except phonenumbers.NumberParseException as exc:
+        raise ApiError("invalid_phone", f"Not a phone number: {exc}.") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ApiError("invalid_phone", "The phone number is not a valid number.")
+    kind = phonenumbers.number_type(number)
+    if kind not in REACHABLE:
+        raise ApiError(
+            "invalid_phone",
+            "The phone number cannot receive one-time codes.",
+            {"type": _TYPE_NAMES.get(kind, "unknown")},
+        )
+    region = phonenumbers.region_code_for_number(number) or "001"
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Destination(e164, region, _TYPE_NAMES[kind])
+
+
+def check_channel(destination: Destination, channel: str) -> None:
+    """A fixed line takes a voice call but no text message."""
+    if channel in TEXT_CHANNELS and destination.kind == "fixed_line":
+        raise ApiError(
+            "unsupported_channel",
+            f"A fixed-line number cannot receive {channel} messages; use voice.",
+            {"channel": channel, "type": destination.kind},
+        )
+
+
+def mask(e164: str) -> str:
+    """+8613800138000 -> +86138****8000: enough to recognise, not to dial."""
+    if len(e164) < 9:
+        return e164[:3] + "*" * max(0, len(e164) - 3)
+    return e164[:6] + "****" + e164[-4:]
+
+
+def mask_email(address: str) -> str:
+    user, _, domain = address.partition("@")
+    return (user[:1] + "***@" + domain) if domain else "***"

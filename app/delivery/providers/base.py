@@ -1,0 +1,98 @@
+"""The provider protocol: what every adapter offers and what it may raise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class FailureClass(StrEnum):
+    """How a failed send affects the rest of the plan."""
+
+    TRANSIENT = "transient"  # timeout, 5xx, throttled: try the next step
+    ROUTE = "route"  # this provider cannot reach this destination: try the next step
+    PERMANENT = "permanent"  # the recipient is bad or opted out: stop the plan
+
+
+class ProviderError(Exception):
+    """A send failed in a way the provider reported; the only exception dispatch catches."""
+
+    def __init__(
+        self, failure: FailureClass, message: str, provider_code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.message = message
+        self.provider_code = provider_code
+
+
+class ConfigError(ValueError):
+    """A provider's settings are unusable; names the key and the problem."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to deliver. `text` is rendered for text providers; template
+    providers build their parameters from `code` and `ttl_minutes`."""
+
+    to: str  # E.164 phone number, or an e-mail address for the email channel
+    channel: str  # sms, voice, whatsapp, email
+    purpose: str  # login, signup, reset_password, approve, ...
+    locale: str
+    code: str
+    ttl_minutes: int
+    text: str
+    verification_id: str
+    sender: str | None = None  # own-numbers route: the tenant's sender for this country
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str
+    cost: float | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A delivery report pushed by a provider."""
+
+    message_id: str
+    status: str  # delivered, undelivered, failed
+    provider_code: str | None = None
+
+
+class ReceiptRejected(Exception):
+    """A receipt whose signature does not check out."""
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """What a receipt parser sees of the HTTP request, free of Flask."""
+
+    url: str
+    headers: Mapping[str, str]
+    form: Mapping[str, str]
+    body: bytes
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    name: str
+    channels: frozenset[str]
+
+    def send(self, message: Message) -> SendResult:
+        """Send one message; raise ProviderError on any failure the provider reports."""
+        ...
+
+
+class ReceiptParser(Protocol):
+    def parse_receipts(self, request: CallbackRequest) -> list[Receipt]:
+        """Check the request's signature (raise ReceiptRejected) and read its reports."""
+        ...

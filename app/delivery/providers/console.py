@@ -1,0 +1,65 @@
+"""The development provider: prints the message and keeps it in the outbox."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any, Self
+
+from .base import Message, SendResult
+
+OUTBOX_KEY = "otp:outbox"
+OUTBOX_SIZE = 200
+OUTBOX_TTL = 86400
+
+
+class Outbox:
+    """The last messages sent, newest first, in Redis so every worker shares them."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def push(self, entry: dict[str, Any]) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.lpush(OUTBOX_KEY, json.dumps(entry, separators=(",", ":")))
+        pipe.ltrim(OUTBOX_KEY, 0, OUTBOX_SIZE - 1)
+        pipe.expire(OUTBOX_KEY, OUTBOX_TTL)
+        pipe.execute()
+
+    def messages(self, to: str | None = None) -> list[dict[str, Any]]:
+        entries = [json.loads(raw) for raw in self.client.lrange(OUTBOX_KEY, 0, -1)]
+        return [entry for entry in entries if to is None or entry["to"] == to]
+
+
+class ConsoleProvider:
+    """Serves every channel; the one place a code is shown in clear, by design."""
+
+    def __init__(self, name: str, channels: frozenset[str], outbox: Outbox | None) -> None:
+        self.name = name
+        self.channels = channels
+        self.outbox = outbox
+
+    @classmethod
+    def from_settings(
+        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+    ) -> Self:
+        return cls(name, channels, None)
+
+    def send(self, message: Message) -> SendResult:
+        message_id = "console-" + secrets.token_hex(6)
+        print(f"[{self.name}] {message.channel} to {message.to}: {message.text}", file=sys.stderr)
+        if self.outbox is not None:
+            self.outbox.push(
+                {
+                    "id": message_id,
+                    "to": message.to,
+                    "channel": message.channel,
+                    "text": message.text,
+                    "sent_at": time.time(),
+                    "verification_id": message.verification_id,
+                }
+            )
+        return SendResult(message_id=message_id)

@@ -1,0 +1,176 @@
+"""The scheduler: a destination country and channel -> an ordered route plan.
+
+Implements the OTP delivery scheduling rules (README, "Routing"): blocked countries are
+refused; a country that uses scheduling goes through its available scheduling resources
+by priority, then weight and cost; with none available it falls back to the tenant's own
+numbers when `use_own_numbers` is on and fails with `no_route` when it is off; a country that
+does not use scheduling goes through its own numbers. Nothing here sends or writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from itertools import groupby
+
+from app.errors import ApiError
+
+from .config import OwnNumber, Resource, RoutingConfig
+from .health import Availability
+
+EMAIL_COUNTRY = ""  # e-mail has no country: it always takes the default own senders
+
+
+@dataclass(frozen=True)
+class Step:
+    provider: str
+    channel: str
+    own_numbers: bool
+    sender: str | None
+    cost: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    provider: str
+    channel: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    country: str
+    channel: str
+    scheduled: bool
+    steps: tuple[Step, ...]
+    skipped: tuple[Skip, ...]
+
+    def explain(self) -> dict[str, object]:
+        return {
+            "country": self.country,
+            "channel": self.channel,
+            "scheduled": self.scheduled,
+            "steps": [asdict(step) for step in self.steps],
+            "skipped": [asdict(skip) for skip in self.skipped],
+        }
+
+
+# Availability of each named provider for one country.
+HealthView = Callable[[str, list[str]], dict[str, Availability]]
+
+
+class Router:
+    def __init__(self, config: RoutingConfig, health: HealthView) -> None:
+        self.config = config
+        self.health = health
+
+    def check_country(self, country: str) -> None:
+        """Rule 2: a blocked country (or one outside the allow-list) is refused."""
+        allowed = self.config.allowed
+        if country in self.config.blocked or (allowed is not None and country not in allowed):
+            raise ApiError(
+                "country_not_allowed",
+                f"Sending to {country} is not allowed.",
+                {"country": country},
+            )
+
+    def plan(self, country: str, channel: str, seed: str, avoid: str | None = None) -> Plan:
+        """The ordered steps for one send; raises ApiError no_route when there are none."""
+        if channel not in self.config.channels:
+            raise ApiError("unsupported_channel", f"The {channel} channel is not enabled.")
+        if country != EMAIL_COUNTRY:
+            self.check_country(country)
+        steps, skipped, scheduled, why = self._steps(country, channel, seed)
+        fallback = self.config.fallbacks.get(channel)
+        if fallback in self.config.channels and fallback is not None:  # rule 7
+            more, more_skipped, _, _ = self._steps(country, fallback, seed)
+            steps += more
+            skipped += more_skipped
+        if not steps:
+            raise ApiError(
+                "no_route",
+                f"No provider can deliver {channel} to {country or 'this destination'} now.",
+                {"country": country, "channel": channel, "reason": why},
+            )
+        return Plan(country, channel, scheduled, tuple(_avoid(steps, avoid)), tuple(skipped))
+
+    def _steps(
+        self, country: str, channel: str, seed: str
+    ) -> tuple[list[Step], list[Skip], bool, str]:
+        scheduling = self.config.scheduling.get(country)
+        if scheduling is None:  # rule 5
+            steps, skipped = self._own(country, channel, "country does not use scheduling")
+            return steps, skipped, False, "no own numbers available for this country"
+        resources = [r for r in scheduling.resources if _serves(self.config, r, channel)]
+        steps, skipped = self._scheduled(country, channel, resources, seed)
+        if steps:  # rule 3
+            return steps, skipped, True, ""
+        if not scheduling.use_own_numbers:  # rule 4, switch off
+            return [], skipped, True, "no scheduling resource available and use_own_numbers is off"
+        own, own_skipped = self._own(
+            country, channel, "no scheduling resource available: own numbers (international rates may apply)"
+        )
+        return own, skipped + own_skipped, True, "no scheduling resource or own number available"
+
+    def _scheduled(
+        self, country: str, channel: str, resources: list[Resource], seed: str
+    ) -> tuple[list[Step], list[Skip]]:
+        health = self.health(country, [r.provider for r in resources])
+        steps, skipped = [], []
+        for resource in _order(resources, self.config, country, f"{seed}|{country}|{channel}"):
+            problem = health[resource.provider].problem()
+            if problem:
+                skipped.append(Skip(resource.provider, channel, problem))
+                continue
+            reason = f"scheduling resource, priority {resource.priority}, weight {resource.weight}"
+            cost = self.config.providers[resource.provider].cost_for(country)
+            steps.append(Step(resource.provider, channel, False, None, cost, reason))
+        return steps, skipped
+
+    def _own(self, country: str, channel: str, reason: str) -> tuple[list[Step], list[Skip]]:
+        own = self.config.own_numbers
+        numbers: tuple[OwnNumber, ...] = own.get(country) or own.get("default", ())
+        numbers = tuple(n for n in numbers if channel in self.config.providers[n.provider].channels)
+        health = self.health(country, [n.provider for n in numbers])
+        steps, skipped = [], []
+        for number in numbers:
+            problem = health[number.provider].problem()
+            if problem:
+                skipped.append(Skip(number.provider, channel, problem))
+                continue
+            cost = self.config.providers[number.provider].cost_for(country)
+            steps.append(Step(number.provider, channel, True, number.sender, cost, reason))
+        return steps, skipped
+
+
+def _serves(config: RoutingConfig, resource: Resource, channel: str) -> bool:
+    channels = resource.channels or config.providers[resource.provider].channels
+    return channel in channels
+
+
+def _order(
+    resources: list[Resource], config: RoutingConfig, country: str, seed: str
+) -> list[Resource]:
+    """By priority; within a priority a weighted draw seeded by the verification, so the same
+    verification draws the same order. Where the weights in a priority are all equal, the
+    cheaper resource comes first instead (a draw among equals would ignore cost)."""
+    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    ordered: list[Resource] = []
+    for _, tier_iter in groupby(sorted(resources, key=lambda r: r.priority), key=lambda r: r.priority):
+        tier = list(tier_iter)
+        if len({r.weight for r in tier}) == 1:
+            cost = config.providers
+            ordered += sorted(tier, key=lambda r: (cost[r.provider].cost_for(country) or 0.0, r.provider))
+            continue
+        ordered += sorted(tier, key=lambda r: rng.random() ** (1.0 / r.weight), reverse=True)
+    return ordered
+
+
+def _avoid(steps: list[Step], provider: str | None) -> list[Step]:
+    """Rule 8: a resend tries the provider that delivered without approval last of all."""
+    if provider is None:
+        return steps
+    return [s for s in steps if s.provider != provider] + [s for s in steps if s.provider == provider]

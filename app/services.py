@@ -1,0 +1,108 @@
+"""The service objects one app instance holds, built once from its settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app import settings as settings_module
+from app import storage
+from app.delivery import config as routing_config
+from app.delivery.config import RoutingConfig, RoutingError
+from app.delivery.dispatch import Dispatcher
+from app.delivery.health import Health
+from app.delivery.providers import provider_class
+from app.delivery.providers.base import ConfigError, Provider
+from app.delivery.providers.console import ConsoleProvider, Outbox
+from app.delivery.routing import Router
+from app.delivery.templates import Templates
+from app.verification.codes import Codes
+from app.verification.service import VerificationService
+from app.verification.store import Limits, Store
+from app.verification.tokens import TokenSigner, generate_pem
+
+
+@dataclass
+class Services:
+    settings: settings_module.Settings
+    redis_url: str
+    redis: Any
+    routing: RoutingConfig
+    providers: dict[str, Provider]
+    health: Health
+    store: Store
+    router: Router
+    signer: TokenSigner
+    service: VerificationService
+    outbox: Outbox | None
+
+
+def development_secrets(data_dir: Path) -> dict[str, str]:
+    """A server secret and signing key made once per data directory and shared by workers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "dev-secrets.json"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        loaded: dict[str, str] = json.loads(path.read_text())
+        return loaded
+    made = {"secret": secrets.token_urlsafe(32), "signing_key": generate_pem()}
+    with os.fdopen(fd, "w") as file:
+        json.dump(made, file)
+    return made
+
+
+def build_providers(
+    routing: RoutingConfig, timeout: float, outbox: Outbox | None
+) -> dict[str, Provider]:
+    """Every provider of the routing file, its settings checked by its adapter."""
+    providers: dict[str, Provider] = {}
+    for name, spec in routing.providers.items():
+        try:
+            provider = provider_class(spec.kind).from_settings(
+                name, spec.channels, spec.settings, timeout
+            )
+        except ConfigError as exc:
+            raise RoutingError(
+                f"{routing.source}: providers.{name}.settings.{exc.key}: {exc.problem}"
+            ) from exc
+        if isinstance(provider, ConsoleProvider):
+            provider.outbox = outbox
+        providers[name] = provider
+    return providers
+
+
+def build(settings: settings_module.Settings) -> Services:
+    secret, signing_key = settings.secret, settings.signing_key
+    if settings.development and not (secret and signing_key):
+        made = development_secrets(settings.data_dir)
+        secret, signing_key = secret or made["secret"], signing_key or made["signing_key"]
+    assert secret and signing_key  # settings.load refuses production without them
+    redis_url = settings.redis_url or storage.embedded_url(settings.data_dir)
+    client = storage.connect(redis_url)
+    routing = routing_config.load(settings.routing_file)
+    quotas = {name: spec.quota_per_minute for name, spec in routing.providers.items()}
+    health = Health(client, routing.breaker, quotas, settings.health_cache_seconds)
+    limits = Limits(
+        ttl=settings.ttl,
+        resend_cooldown=settings.resend_cooldown,
+        max_sends=settings.max_sends,
+        max_attempts=settings.max_attempts,
+        phone_hourly=settings.limit_phone_hourly,
+        phone_daily=settings.limit_phone_daily,
+    )
+    store = Store(client, limits)
+    outbox = Outbox(client) if settings.development else None
+    providers = build_providers(routing, settings.send_timeout, outbox)
+    router = Router(routing, health.snapshot)
+    templates = Templates(settings.issuer, routing.templates)
+    dispatcher = Dispatcher(providers, health, store, templates, settings.plan_budget)
+    signer = TokenSigner(signing_key, settings.issuer, settings.token_ttl)
+    codes = Codes(secret, settings.code_length, settings.test_numbers)
+    service = VerificationService(store, codes, router, dispatcher, signer)
+    return Services(settings, redis_url, client, routing, providers, health, store, router,
+                    signer, service, outbox)  # fmt: skip

@@ -1,0 +1,163 @@
+"""Configuration: one validated object built from the environment (and test overrides).
+
+Bad configuration stops start-up with a message naming each offending setting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class SettingsError(RuntimeError):
+    """Configuration that cannot run; the message names every bad setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    development: bool
+    redis_url: str | None
+    data_dir: Path
+    secret: str | None
+    signing_key: str | None
+    issuer: str = "otp-service"
+    code_length: int = 6
+    ttl: int = 300
+    max_attempts: int = 5
+    max_sends: int = 5
+    resend_cooldown: int = 30
+    token_ttl: int = 300
+    limit_ip_request: str = "20/minute"
+    limit_ip_verify: str = "60/minute"
+    limit_phone_hourly: int = 10
+    limit_phone_daily: int = 20
+    trusted_proxies: int = 0
+    test_numbers: dict[str, str] = field(default_factory=dict)
+    allow_test_numbers: bool = False
+    routing_file: Path | None = None
+    send_timeout: float = 5.0
+    plan_budget: float = 15.0
+    health_cache_seconds: float = 1.0
+    max_body: int = 16 * 1024
+
+
+def _int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _float(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _test_numbers(raw: str) -> dict[str, str]:
+    """'+15005550006=123456,+15005550007=654321' -> {phone: code}."""
+    numbers: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        phone, sep, code = item.partition("=")
+        if not sep or not phone.startswith("+") or not code.isdigit():
+            raise ValueError(f"{item!r} is not +E164=digits")
+        numbers[phone] = code
+    return numbers
+
+
+def _rate(raw: str) -> str:
+    from limits import parse_many
+
+    parse_many(raw)
+    return raw
+
+
+# setting name -> (environment variable, parser)
+_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "issuer": ("OTP_ISSUER", str),
+    "code_length": ("OTP_CODE_LENGTH", _int(4, 10)),
+    "ttl": ("OTP_TTL", _int(1, 600)),
+    "max_attempts": ("OTP_MAX_ATTEMPTS", _int(1, 20)),
+    "max_sends": ("OTP_MAX_SENDS", _int(1, 10)),
+    "resend_cooldown": ("OTP_RESEND_COOLDOWN", _int(0, 3600)),
+    "token_ttl": ("OTP_TOKEN_TTL", _int(10, 3600)),
+    "limit_ip_request": ("OTP_LIMIT_IP_REQUEST", _rate),
+    "limit_ip_verify": ("OTP_LIMIT_IP_VERIFY", _rate),
+    "limit_phone_hourly": ("OTP_LIMIT_PHONE_HOURLY", _int(1, 1_000_000)),
+    "limit_phone_daily": ("OTP_LIMIT_PHONE_DAILY", _int(1, 10_000_000)),
+    "trusted_proxies": ("OTP_TRUSTED_PROXIES", _int(0, 10)),
+    "test_numbers": ("OTP_TEST_NUMBERS", _test_numbers),
+    "allow_test_numbers": ("OTP_ALLOW_TEST_NUMBERS", _bool),
+    "routing_file": ("OTP_ROUTING_FILE", Path),
+    "send_timeout": ("OTP_SEND_TIMEOUT", _float(0.1, 60)),
+    "plan_budget": ("OTP_PLAN_BUDGET", _float(0.1, 300)),
+    "health_cache_seconds": ("OTP_HEALTH_CACHE_SECONDS", _float(0, 60)),
+}
+
+ENV_NAMES = {name: env for name, (env, _) in _FIELDS.items()}
+
+
+def load(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read the environment, with `overrides` (env names as keys) taking precedence."""
+    source: dict[str, Any] = {**os.environ, **(overrides or {})}
+    development = str(source.get("OTP_ENV", "")).strip().lower() == "development"
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, (env, parse) in _FIELDS.items():
+        raw = source.get(env)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = parse(str(raw))
+        except (ValueError, ImportError) as exc:
+            problems.append(f"{env}={raw!r}: {exc}")
+    settings = Settings(
+        development=development,
+        redis_url=source.get("REDIS_URL") or None,
+        data_dir=Path(source.get("OTP_DATA_DIR") or "var"),
+        secret=source.get("OTP_SECRET") or None,
+        signing_key=source.get("OTP_SIGNING_KEY") or None,
+        **values,
+    )
+    problems += _production_problems(settings)
+    if problems:
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
+    return settings
+
+
+def _production_problems(settings: Settings) -> list[str]:
+    if settings.development:
+        return []
+    problems = []
+    if not settings.secret:
+        problems.append("OTP_SECRET is required outside development mode (32+ random bytes)")
+    elif len(settings.secret) < 32:
+        problems.append("OTP_SECRET must be at least 32 characters")
+    if not settings.signing_key:
+        problems.append("OTP_SIGNING_KEY is required outside development mode (an Ed25519 PEM)")
+    if settings.routing_file is None:
+        problems.append("OTP_ROUTING_FILE is required outside development mode")
+    if settings.test_numbers and not settings.allow_test_numbers:
+        problems.append("OTP_TEST_NUMBERS outside development mode needs OTP_ALLOW_TEST_NUMBERS=true")
+    return problems

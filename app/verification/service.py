@@ -1,0 +1,199 @@
+"""The verification lifecycle: create, resend, verify, cancel, look up."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app.delivery import phone
+from app.delivery.dispatch import Attempt, Dispatcher, Draft, Outcome
+from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
+from app.errors import ApiError
+
+from .codes import Codes, VerificationRef
+from .store import STATUS_NAMES, Store
+from .tokens import TokenSigner
+
+
+@dataclass(frozen=True)
+class CodeRequest:
+    phone: str | None
+    country: str | None
+    email: str | None
+    channel: str
+    purpose: str
+    locale: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a code goes: the key it is filed under, and the country that routes it."""
+
+    to: str
+    country: str
+    masked: str
+
+
+def _not_found() -> ApiError:
+    return ApiError("not_found", "No pending verification matches.")
+
+
+class VerificationService:
+    def __init__(
+        self,
+        store: Store,
+        codes: Codes,
+        router: Router,
+        dispatcher: Dispatcher,
+        signer: TokenSigner,
+    ) -> None:
+        self.store = store
+        self.codes = codes
+        self.router = router
+        self.dispatcher = dispatcher
+        self.signer = signer
+
+    def target(self, req: CodeRequest) -> Target:
+        """Rule 1: parse and classify the destination before anything is stored."""
+        if req.channel == "email":
+            if not req.email:
+                raise ApiError("validation_error", "The email channel needs an email address.",
+                               {"fields": {"email": ["Required for the email channel."]}})  # fmt: skip
+            return Target(req.email.lower(), EMAIL_COUNTRY, phone.mask_email(req.email))
+        if not req.phone:
+            raise ApiError("validation_error", "A phone number is required.",
+                           {"fields": {"phone": ["Missing data for required field."]}})  # fmt: skip
+        destination = phone.parse(req.phone, req.country)
+        phone.check_channel(destination, req.channel)
+        return Target(destination.e164, destination.country, phone.mask(destination.e164))
+
+    def request(self, req: CodeRequest) -> dict[str, Any]:
+        """Create a verification and send its code, or resend a pending one."""
+        target = self.target(req)
+        ref = self.codes.ref_for(target.to, req.purpose)
+        test_number = self.codes.is_test_number(target.to)
+        plan = None if test_number else self.router.plan(target.country, req.channel, ref.id)
+        now = int(time.time())
+        fields = {"to": target.to, "c": req.channel, "pu": req.purpose, "cc": target.country,
+                  "lo": req.locale}  # fmt: skip
+        code = self.codes.code(ref.id, target.to)
+        reply = self.store.create(ref, self.codes.digest(ref, code), now, fields)
+        if reply[0] == "limited":
+            raise _phone_limited(int(reply[1]))
+        resend_after = self.store.limits.resend_cooldown
+        if reply[0] == "pending":
+            ref = ref.with_rand(reply[1])
+            resend_after, last = self._resend(ref, now, req.channel)
+            code = self.codes.code(ref.id, target.to)
+            if plan is not None:
+                plan = self.router.plan(target.country, req.channel, ref.id, avoid=last or None)
+        route: dict[str, Any] = {"provider": None, "own_numbers": False, "test_number": True}
+        if plan is not None:
+            minutes = math.ceil(self.store.limits.ttl / 60)
+            draft = Draft(ref, target.to, target.country, req.purpose, req.locale, code, minutes)
+            route = self._deliver(plan, draft)
+        return {
+            "id": ref.id,
+            "status": "pending",
+            "channel": req.channel,
+            "to": target.masked,
+            "expires_in": self.store.limits.ttl,
+            "resend_after": resend_after,
+            "route": route,
+        }
+
+    def _resend(self, ref: VerificationRef, now: int, channel: str) -> tuple[int, str]:
+        reply = self.store.resend(ref, now, channel)
+        status = reply[0]
+        if status == "cooldown":
+            raise ApiError("rate_limited", "Wait before asking for the code again.",
+                           {"id": ref.id, "reason": "resend_cooldown"}, retry_after=int(reply[1]))  # fmt: skip
+        if status == "max_sends":
+            raise ApiError("rate_limited", "This verification has been sent too many times.",
+                           {"id": ref.id, "reason": "max_sends"}, retry_after=int(reply[1]))  # fmt: skip
+        if status == "limited":
+            raise _phone_limited(int(reply[1]))
+        if status == "not_found":  # expired or answered between the two scripts
+            raise ApiError("rate_limited", "Try again.", {"reason": "race"}, retry_after=1)
+        return int(float(reply[2])), str(reply[3])
+
+    def _deliver(self, plan: Plan, draft: Draft) -> dict[str, Any]:
+        outcome = self.dispatcher.run(plan, draft)
+        if outcome.delivered is None:
+            raise _delivery_failed(draft.ref, outcome)
+        return {
+            "provider": outcome.delivered.provider,
+            "own_numbers": outcome.delivered.own_numbers,
+            "channel": outcome.delivered.channel,
+            "attempts": len(outcome.attempts),
+        }
+
+    def verify(self, ref: VerificationRef, code: str) -> dict[str, Any]:
+        """Check a code in one atomic step; approval returns a signed token."""
+        reply = self.store.verify(ref, self.codes.digest(ref, code))
+        status = reply[0]
+        if status == "approved":
+            rand, to, purpose = reply[1], reply[2], reply[3]
+            verification_id = ref.with_rand(rand).id
+            token = self.signer.sign(to, purpose, verification_id)
+            return {"id": verification_id, "status": "approved", "token": token}
+        if status == "invalid_code":
+            raise ApiError("invalid_code", "The code is not correct.", {"attempts_left": int(reply[1])})
+        if status == "too_many_attempts":
+            raise ApiError("too_many_attempts", "Too many wrong codes; request a new one.")
+        raise _not_found()
+
+    def ref_for_verify(self, verification_id: str | None, req: CodeRequest | None) -> VerificationRef:
+        """The slot to check: from an id, or from a phone (or e-mail) and purpose."""
+        if verification_id is not None:
+            ref = self.codes.parse_id(verification_id)
+            if ref is None:
+                raise _not_found()
+            return ref
+        assert req is not None
+        return self.codes.ref_for(self.target(req).to, req.purpose).with_rand("")
+
+    def status(self, verification_id: str) -> dict[str, Any]:
+        ref = self.codes.parse_id(verification_id)
+        fields = self.store.load(ref) if ref else None
+        if fields is None:
+            raise _not_found()
+        to = fields["to"]
+        masked = phone.mask_email(to) if fields.get("c") == "email" else phone.mask(to)
+        attempts = [Attempt.parse(line) for line in fields.get("at", "").splitlines() if line]
+        return {
+            "id": verification_id,
+            "status": STATUS_NAMES.get(fields["s"], fields["s"]),
+            "channel": fields["c"],
+            "purpose": fields["pu"],
+            "to": masked,
+            "country": fields.get("cc") or None,
+            "expires_at": int(fields["e"]),
+            "sends": int(fields["n"]),
+            "attempts": attempts,
+        }
+
+    def cancel(self, verification_id: str) -> dict[str, Any]:
+        ref = self.codes.parse_id(verification_id)
+        if ref is None or not self.store.cancel(ref):
+            raise _not_found()
+        return {"id": verification_id, "status": "cancelled"}
+
+
+def _phone_limited(retry_after: int) -> ApiError:
+    return ApiError("rate_limited", "Too many codes sent to this destination; try later.",
+                    {"reason": "destination_quota"}, retry_after=retry_after)  # fmt: skip
+
+
+def _delivery_failed(ref: VerificationRef, outcome: Outcome) -> ApiError:
+    permanent = outcome.failure == "permanent"
+    return ApiError(
+        "delivery_failed",
+        "The code could not be delivered." + (" The destination refused it." if permanent else ""),
+        {"id": ref.id, "reason": outcome.failure,
+         "attempts": [{"provider": a.provider, "outcome": a.outcome, "error_class": a.error_class,
+                       "error_code": a.error_code} for a in outcome.attempts]},  # fmt: skip
+        status=422 if permanent else 502,
+    )
