@@ -8,6 +8,7 @@ counts against a destination.
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlparse
 
 from flask import Flask, Response
@@ -23,7 +24,7 @@ LIMITED_ENDPOINTS = {"otp.request_code": "limit_ip_request", "otp.verify_code": 
 
 def init_app(app: Flask, redis_url: str, client: object) -> Limiter:
     settings = app.extensions["otp"].settings
-    options: dict[str, object] = {}
+    options: dict[str, Any] = {}
     if urlparse(redis_url).scheme in {"redis", "rediss", "unix"}:
         options["connection_pool"] = client.connection_pool  # type: ignore[attr-defined]
     limiter = Limiter(
@@ -37,7 +38,7 @@ def init_app(app: Flask, redis_url: str, client: object) -> Limiter:
     )
     for endpoint, attribute in LIMITED_ENDPOINTS.items():
         view = app.view_functions[endpoint]
-        app.view_functions[endpoint] = limiter.limit(getattr(settings, attribute))(view)
+        app.view_functions[endpoint] = limiter.limit(getattr(settings, attribute))(view)  # type: ignore[assignment]
     app.register_error_handler(RateLimitExceeded, lambda exc: _limited(limiter))
     return limiter
 
@@ -46,6 +47,10 @@ def _limited(limiter: Limiter) -> Response:
     current = limiter.current_limit
     retry_after = int(current.reset_at - time.time()) + 1 if current else 60
     return envelope(
-        ApiError("rate_limited", "Too many requests from this client; slow down.",
-                 {"reason": "client_ip"}, retry_after=retry_after)  # fmt: skip
+        ApiError(
+            "rate_limited",
+            "Too many requests from this client; slow down.",
+            {"reason": "client_ip"},
+            retry_after=retry_after,
+        )
     )

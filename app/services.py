@@ -81,7 +81,9 @@ def build(settings: settings_module.Settings) -> Services:
     if settings.development and not (secret and signing_key):
         made = development_secrets(settings.data_dir)
         secret, signing_key = secret or made["secret"], signing_key or made["signing_key"]
-    assert secret and signing_key  # settings.load refuses production without them
+    # settings.load refuses production without them
+    assert secret
+    assert signing_key
     redis_url = settings.redis_url or storage.embedded_url(settings.data_dir)
     client = storage.connect(redis_url)
     routing = routing_config.load(settings.routing_file)
@@ -104,5 +106,16 @@ def build(settings: settings_module.Settings) -> Services:
     signer = TokenSigner(signing_key, settings.issuer, settings.token_ttl)
     codes = Codes(secret, settings.code_length, settings.test_numbers)
     service = VerificationService(store, codes, router, dispatcher, signer)
-    return Services(settings, redis_url, client, routing, providers, health, store, router,
-                    signer, service, outbox)  # fmt: skip
+    return Services(
+        settings,
+        redis_url,
+        client,
+        routing,
+        providers,
+        health,
+        store,
+        router,
+        signer,
+        service,
+        outbox,
+    )

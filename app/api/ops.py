@@ -23,8 +23,9 @@ def readyz() -> Response:
     try:
         services.redis.ping()
     except RedisError as exc:
-        raise ApiError("unavailable", "Redis does not answer.", {"redis": str(exc)},
-                       retry_after=5) from exc  # fmt: skip
+        raise ApiError(
+            "unavailable", "Redis does not answer.", {"redis": str(exc)}, retry_after=5
+        ) from exc
     return jsonify({"status": "ready", "routing": services.routing.source})
 
 

@@ -44,5 +44,6 @@ class VerifySchema(_Strict):
     @validates_schema
     def _target(self, data: dict[str, object], **_: object) -> None:
         if "id" not in data and "phone" not in data and "email" not in data:
-            raise ValidationError("Give the verification id, or the phone (or email) and purpose.",
-                                  "id")  # fmt: skip
+            raise ValidationError(
+                "Give the verification id, or the phone (or email) and purpose.", "id"
+            )

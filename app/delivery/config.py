@@ -20,7 +20,9 @@ from . import templates
 from .health import BreakerSettings
 
 CHANNELS = frozenset({"sms", "voice", "whatsapp", "email"})
-PROVIDER_KINDS = frozenset({"twilio", "sns", "aliyun", "tencent", "huawei", "http", "smtp", "console"})
+PROVIDER_KINDS = frozenset(
+    {"twilio", "sns", "aliyun", "tencent", "huawei", "http", "smtp", "console"}
+)
 # Channels an adapter type can serve at all (http serves whatever the user declares).
 KIND_CHANNELS: dict[str, frozenset[str]] = {
     "twilio": frozenset({"sms", "whatsapp", "voice"}),
@@ -91,7 +93,7 @@ class RoutingConfig:
     fallbacks: dict[str, str] = field(default_factory=dict)
     channels: frozenset[str] = CHANNELS
     templates: dict[str, dict[str, str]] = field(default_factory=dict)
-    breaker: BreakerSettings = BreakerSettings()
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
 
 
 class _Reader:
@@ -191,9 +193,17 @@ def parse(raw: Any, source: str, env: Mapping[str, str]) -> RoutingConfig:
 
 
 _TOP_LEVEL = {
-    "providers", "channels", "regions", "scheduling", "own_numbers", "blocked_countries",
-    "allowed_countries", "channel_fallbacks", "templates", "breaker",
-}  # fmt: skip
+    "providers",
+    "channels",
+    "regions",
+    "scheduling",
+    "own_numbers",
+    "blocked_countries",
+    "allowed_countries",
+    "channel_fallbacks",
+    "templates",
+    "breaker",
+}
 
 
 def _providers(reader: _Reader, raw: Any) -> dict[str, ProviderSpec]:
@@ -206,12 +216,16 @@ def _providers(reader: _Reader, raw: Any) -> dict[str, ProviderSpec]:
             raise reader.fail(f"{key}.type", f"must be one of {sorted(PROVIDER_KINDS)}")
         channels = reader.channel_set(entry.get("channels", sorted(KIND_CHANNELS[kind])), key)
         if not channels or not channels <= KIND_CHANNELS[kind]:
-            raise reader.fail(f"{key}.channels", f"a {kind} provider serves only "
-                              f"{sorted(KIND_CHANNELS[kind])}")  # fmt: skip
-        settings = reader.setting("settings", reader.mapping(entry.get("settings"), key),
-                                  f"{key}.settings")  # fmt: skip
-        cost = {k if k == "default" else reader.country(k, f"{key}.cost.{k}"): float(v)
-                for k, v in reader.mapping(entry.get("cost"), f"{key}.cost").items()}  # fmt: skip
+            raise reader.fail(
+                f"{key}.channels", f"a {kind} provider serves only {sorted(KIND_CHANNELS[kind])}"
+            )
+        settings = reader.setting(
+            "settings", reader.mapping(entry.get("settings"), key), f"{key}.settings"
+        )
+        cost = {
+            k if k == "default" else reader.country(k, f"{key}.cost.{k}"): float(v)
+            for k, v in reader.mapping(entry.get("cost"), f"{key}.cost").items()
+        }
         quota = entry.get("quota_per_minute")
         if quota is not None:
             quota = reader.integer(quota, f"{key}.quota_per_minute", 1)
@@ -238,7 +252,9 @@ def _expand(reader: _Reader, name: Any, key: str, groups: dict[str, frozenset[st
 def _country_list(
     reader: _Reader, raw: Any, key: str, groups: dict[str, frozenset[str]]
 ) -> frozenset[str]:
-    return frozenset(c for name in reader.items(raw, key) for c in _expand(reader, name, key, groups))
+    return frozenset(
+        c for name in reader.items(raw, key) for c in _expand(reader, name, key, groups)
+    )
 
 
 def _allowed(reader: _Reader, raw: Any, groups: dict[str, frozenset[str]]) -> frozenset[str] | None:
@@ -273,8 +289,10 @@ def _scheduling(
     for name, entry in ordered:
         key = f"scheduling.countries.{name}"
         entry = reader.mapping(entry, key)
-        resources = tuple(_resource(reader, r, f"{key}.resources[{i}]", providers)
-                          for i, r in enumerate(reader.items(entry.get("resources"), key)))  # fmt: skip
+        resources = tuple(
+            _resource(reader, r, f"{key}.resources[{i}]", providers)
+            for i, r in enumerate(reader.items(entry.get("resources"), key))
+        )
         switch = reader.flag(entry.get("use_own_numbers", default_switch), f"{key}.use_own_numbers")
         for country in _expand(reader, name, key, groups):
             scheduling[country] = CountryScheduling(resources, switch)
@@ -292,7 +310,9 @@ def _own_numbers(
         for i, entry in enumerate(reader.items(entries, key)):
             entry = reader.mapping(entry, f"{key}[{i}]")
             if entry.get("provider") not in providers:
-                raise reader.fail(f"{key}[{i}].provider", f"unknown provider {entry.get('provider')!r}")
+                raise reader.fail(
+                    f"{key}[{i}].provider", f"unknown provider {entry.get('provider')!r}"
+                )
             numbers.append(OwnNumber(entry["provider"], entry.get("sender")))
         own[country] = tuple(numbers)
     return own
@@ -326,7 +346,9 @@ def _breaker(reader: _Reader, raw: Any) -> BreakerSettings:
     defaults = BreakerSettings()
     values: dict[str, Any] = {}
     for name in ("failures", "min_calls", "window", "cooldown"):
-        values[name] = reader.integer(section.get(name, getattr(defaults, name)), f"breaker.{name}", 1)
+        values[name] = reader.integer(
+            section.get(name, getattr(defaults, name)), f"breaker.{name}", 1
+        )
     ratio = section.get("ratio", defaults.ratio)
     if not isinstance(ratio, int | float) or not 0 < ratio <= 1:
         raise reader.fail("breaker.ratio", "must be a number above 0 and at most 1")

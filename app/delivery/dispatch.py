@@ -51,9 +51,17 @@ class Attempt:
     cost: float | None = None
 
     _FIELDS = (
-        "provider", "channel", "own_numbers", "started", "finished", "outcome",
-        "message_id", "error_class", "error_code", "cost",
-    )  # fmt: skip
+        "provider",
+        "channel",
+        "own_numbers",
+        "started",
+        "finished",
+        "outcome",
+        "message_id",
+        "error_class",
+        "error_code",
+        "cost",
+    )
 
     def line(self) -> str:
         """One compact line per attempt, stored on the verification."""
@@ -116,7 +124,9 @@ class Dispatcher:
         return outcome
 
     def _attempt(self, step: Step, draft: Draft) -> Attempt:
-        attempt = Attempt(step.provider, step.channel, step.own_numbers, time.time(), cost=step.cost)
+        attempt = Attempt(
+            step.provider, step.channel, step.own_numbers, time.time(), cost=step.cost
+        )
         if not self._may_probe(step, draft.country):
             attempt.outcome, attempt.error_class = "skipped", "probe_in_flight"
         else:
@@ -124,10 +134,15 @@ class Dispatcher:
         attempt.finished = time.time()
         log.info(
             "send attempt",
-            extra={"verification_id": draft.ref.id, "provider": step.provider,
-                   "country": draft.country, "channel": step.channel, "outcome": attempt.outcome,
-                   "latency_ms": round((attempt.finished - attempt.started) * 1000, 1)},
-        )  # fmt: skip
+            extra={
+                "verification_id": draft.ref.id,
+                "provider": step.provider,
+                "country": draft.country,
+                "channel": step.channel,
+                "outcome": attempt.outcome,
+                "latency_ms": round((attempt.finished - attempt.started) * 1000, 1),
+            },
+        )
         return attempt
 
     def _may_probe(self, step: Step, country: str) -> bool:
@@ -137,10 +152,16 @@ class Dispatcher:
     def _send(self, step: Step, draft: Draft, attempt: Attempt) -> None:
         text = self.templates.render(draft.purpose, draft.locale, draft.code, draft.ttl_minutes)
         message = Message(
-            to=draft.to, channel=step.channel, purpose=draft.purpose, locale=draft.locale,
-            code=draft.code, ttl_minutes=draft.ttl_minutes, text=text,
-            verification_id=draft.ref.id, sender=step.sender,
-        )  # fmt: skip
+            to=draft.to,
+            channel=step.channel,
+            purpose=draft.purpose,
+            locale=draft.locale,
+            code=draft.code,
+            ttl_minutes=draft.ttl_minutes,
+            text=text,
+            verification_id=draft.ref.id,
+            sender=step.sender,
+        )
         try:
             result = self.providers[step.provider].send(message)
         except ProviderError as exc:
@@ -165,5 +186,7 @@ class Dispatcher:
         for attempt in outcome.attempts:
             if attempt.outcome in {"sent", "failed"}:
                 ok = attempt.outcome == "sent" or attempt.error_class == FailureClass.PERMANENT
-                self.health.record(batch, attempt.provider, draft.country, ok, attempt.outcome == "sent")
+                self.health.record(
+                    batch, attempt.provider, draft.country, ok, attempt.outcome == "sent"
+                )
         batch.execute()

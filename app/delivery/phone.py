@@ -19,7 +19,9 @@ REACHABLE = {
 }
 # Channels that need a number able to take a text message.
 TEXT_CHANNELS = {"sms", "whatsapp"}
-_TYPE_NAMES = {value: name.lower() for name, value in vars(PhoneNumberType).items() if name.isupper()}
+_TYPE_NAMES = {
+    value: name.lower() for name, value in vars(PhoneNumberType).items() if name.isupper()
+}
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,9 @@ class Router:
         if not scheduling.use_own_numbers:  # rule 4, switch off
             return [], skipped, True, "no scheduling resource available and use_own_numbers is off"
         own, own_skipped = self._own(
-            country, channel, "no scheduling resource available: own numbers (international rates may apply)"
+            country,
+            channel,
+            "no scheduling resource available: own numbers (international rates may apply)",
         )
         return own, skipped + own_skipped, True, "no scheduling resource or own number available"
 
@@ -159,11 +161,15 @@ def _order(
     cheaper resource comes first instead (a draw among equals would ignore cost)."""
     rng = random.Random(hashlib.sha256(seed.encode()).digest())
     ordered: list[Resource] = []
-    for _, tier_iter in groupby(sorted(resources, key=lambda r: r.priority), key=lambda r: r.priority):
+    for _, tier_iter in groupby(
+        sorted(resources, key=lambda r: r.priority), key=lambda r: r.priority
+    ):
         tier = list(tier_iter)
         if len({r.weight for r in tier}) == 1:
             cost = config.providers
-            ordered += sorted(tier, key=lambda r: (cost[r.provider].cost_for(country) or 0.0, r.provider))
+            ordered += sorted(
+                tier, key=lambda r: (cost[r.provider].cost_for(country) or 0.0, r.provider)
+            )
             continue
         ordered += sorted(tier, key=lambda r: rng.random() ** (1.0 / r.weight), reverse=True)
     return ordered
@@ -173,4 +179,6 @@ def _avoid(steps: list[Step], provider: str | None) -> list[Step]:
     """Rule 8: a resend tries the provider that delivered without approval last of all."""
     if provider is None:
         return steps
-    return [s for s in steps if s.provider != provider] + [s for s in steps if s.provider == provider]
+    return [s for s in steps if s.provider != provider] + [
+        s for s in steps if s.provider == provider
+    ]

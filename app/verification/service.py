@@ -59,12 +59,19 @@ class VerificationService:
         """Rule 1: parse and classify the destination before anything is stored."""
         if req.channel == "email":
             if not req.email:
-                raise ApiError("validation_error", "The email channel needs an email address.",
-                               {"fields": {"email": ["Required for the email channel."]}})  # fmt: skip
-            return Target(req.email.lower(), EMAIL_COUNTRY, phone.mask_email(req.email))
+                raise ApiError(
+                    "validation_error",
+                    "The email channel needs an email address.",
+                    {"fields": {"email": ["Required for the email channel."]}},
+                )
+            address = req.email.lower()
+            return Target(address, EMAIL_COUNTRY, phone.mask_email(address))
         if not req.phone:
-            raise ApiError("validation_error", "A phone number is required.",
-                           {"fields": {"phone": ["Missing data for required field."]}})  # fmt: skip
+            raise ApiError(
+                "validation_error",
+                "A phone number is required.",
+                {"fields": {"phone": ["Missing data for required field."]}},
+            )
         destination = phone.parse(req.phone, req.country)
         phone.check_channel(destination, req.channel)
         return Target(destination.e164, destination.country, phone.mask(destination.e164))
@@ -76,8 +83,13 @@ class VerificationService:
         test_number = self.codes.is_test_number(target.to)
         plan = None if test_number else self.router.plan(target.country, req.channel, ref.id)
         now = int(time.time())
-        fields = {"to": target.to, "c": req.channel, "pu": req.purpose, "cc": target.country,
-                  "lo": req.locale}  # fmt: skip
+        fields = {
+            "to": target.to,
+            "c": req.channel,
+            "pu": req.purpose,
+            "cc": target.country,
+            "lo": req.locale,
+        }
         code = self.codes.code(ref.id, target.to)
         reply = self.store.create(ref, self.codes.digest(ref, code), now, fields)
         if reply[0] == "limited":
@@ -108,11 +120,19 @@ class VerificationService:
         reply = self.store.resend(ref, now, channel)
         status = reply[0]
         if status == "cooldown":
-            raise ApiError("rate_limited", "Wait before asking for the code again.",
-                           {"id": ref.id, "reason": "resend_cooldown"}, retry_after=int(reply[1]))  # fmt: skip
+            raise ApiError(
+                "rate_limited",
+                "Wait before asking for the code again.",
+                {"id": ref.id, "reason": "resend_cooldown"},
+                retry_after=int(reply[1]),
+            )
         if status == "max_sends":
-            raise ApiError("rate_limited", "This verification has been sent too many times.",
-                           {"id": ref.id, "reason": "max_sends"}, retry_after=int(reply[1]))  # fmt: skip
+            raise ApiError(
+                "rate_limited",
+                "This verification has been sent too many times.",
+                {"id": ref.id, "reason": "max_sends"},
+                retry_after=int(reply[1]),
+            )
         if status == "limited":
             raise _phone_limited(int(reply[1]))
         if status == "not_found":  # expired or answered between the two scripts
@@ -140,12 +160,16 @@ class VerificationService:
             token = self.signer.sign(to, purpose, verification_id)
             return {"id": verification_id, "status": "approved", "token": token}
         if status == "invalid_code":
-            raise ApiError("invalid_code", "The code is not correct.", {"attempts_left": int(reply[1])})
+            raise ApiError(
+                "invalid_code", "The code is not correct.", {"attempts_left": int(reply[1])}
+            )
         if status == "too_many_attempts":
             raise ApiError("too_many_attempts", "Too many wrong codes; request a new one.")
         raise _not_found()
 
-    def ref_for_verify(self, verification_id: str | None, req: CodeRequest | None) -> VerificationRef:
+    def ref_for_verify(
+        self, verification_id: str | None, req: CodeRequest | None
+    ) -> VerificationRef:
         """The slot to check: from an id, or from a phone (or e-mail) and purpose."""
         if verification_id is not None:
             ref = self.codes.parse_id(verification_id)
@@ -183,8 +207,12 @@ class VerificationService:
 
 
 def _phone_limited(retry_after: int) -> ApiError:
-    return ApiError("rate_limited", "Too many codes sent to this destination; try later.",
-                    {"reason": "destination_quota"}, retry_after=retry_after)  # fmt: skip
+    return ApiError(
+        "rate_limited",
+        "Too many codes sent to this destination; try later.",
+        {"reason": "destination_quota"},
+        retry_after=retry_after,
+    )
 
 
 def _delivery_failed(ref: VerificationRef, outcome: Outcome) -> ApiError:
@@ -192,8 +220,18 @@ def _delivery_failed(ref: VerificationRef, outcome: Outcome) -> ApiError:
     return ApiError(
         "delivery_failed",
         "The code could not be delivered." + (" The destination refused it." if permanent else ""),
-        {"id": ref.id, "reason": outcome.failure,
-         "attempts": [{"provider": a.provider, "outcome": a.outcome, "error_class": a.error_class,
-                       "error_code": a.error_code} for a in outcome.attempts]},  # fmt: skip
+        {
+            "id": ref.id,
+            "reason": outcome.failure,
+            "attempts": [
+                {
+                    "provider": a.provider,
+                    "outcome": a.outcome,
+                    "error_class": a.error_class,
+                    "error_code": a.error_code,
+                }
+                for a in outcome.attempts
+            ],
+        },
         status=422 if permanent else 502,
     )

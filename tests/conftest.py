@@ -1,0 +1,77 @@
+"""Fixtures: a real Redis (OTP_TEST_REDIS_URL, or an embedded one), flushed around each test."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app, storage
+
+# Overrides every test app starts from: development mode, limits out of the way.
+BASE_CONFIG = {
+    "OTP_ENV": "development",
+    "OTP_LIMIT_IP_REQUEST": "10000/minute",
+    "OTP_LIMIT_IP_VERIFY": "10000/minute",
+    "OTP_LIMIT_PHONE_HOURLY": "1000",
+    "OTP_LIMIT_PHONE_DAILY": "1000",
+    "OTP_HEALTH_CACHE_SECONDS": "0",
+}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Redis under test: OTP_TEST_REDIS_URL when set, else an embedded server."""
+    url = os.environ.get("OTP_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    data_dir = tmp_path_factory.mktemp("embedded-redis")
+    yield storage.embedded_url(data_dir)
+    storage.stop_embedded(data_dir)
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = storage.connect(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def make_app(redis_client: redis.Redis, redis_url: str, tmp_path: Path) -> Callable[..., Flask]:
+    """An app factory: keyword arguments are environment overrides (OTP_TTL="2", ...)."""
+
+    def make(**overrides: Any) -> Flask:
+        config = {**BASE_CONFIG, "REDIS_URL": redis_url, "OTP_DATA_DIR": str(tmp_path)}
+        return create_app({**config, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def outbox_code(client: FlaskClient, to: str) -> str:
+    """The code in the newest outbox message to `to`."""
+    messages = client.get("/dev/outbox", query_string={"to": to}).get_json()["messages"]
+    assert messages, f"no message to {to} in the outbox"
+    found = re.search(r"\b(\d{4,10})\b", messages[0]["text"])
+    assert found is not None
+    return found.group(1)

@@ -1,0 +1,73 @@
+"""Rate limits: per client IP (flask-limiter) and per destination (counted in the scripts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+
+
+def _phone(n: int) -> str:
+    return f"+1415555{n:04d}"
+
+
+def test_ip_limit_on_request_with_retry_after(make_app: Callable[..., Flask]) -> None:
+    client = make_app(OTP_LIMIT_IP_REQUEST="3/minute").test_client()
+    for n in range(3):
+        assert client.post("/otp/request", json={"phone": _phone(n)}).status_code == 202
+    response = client.post("/otp/request", json={"phone": _phone(9)})
+    assert response.status_code == 429
+    assert response.get_json()["error"]["code"] == "rate_limited"
+    assert 0 < int(response.headers["Retry-After"]) <= 61
+
+
+def test_ip_limit_on_verify(make_app: Callable[..., Flask]) -> None:
+    client = make_app(OTP_LIMIT_IP_VERIFY="2/minute").test_client()
+    body = {"id": "a" * 30, "code": "123456"}
+    assert [client.post("/otp/verify", json=body).status_code for _ in range(3)] == [404, 404, 429]
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(make_app: Callable[..., Flask]) -> None:
+    client = make_app(OTP_LIMIT_IP_REQUEST="2/minute").test_client()
+    statuses = [
+        client.post(
+            "/otp/request", json={"phone": _phone(n)}, headers={"X-Forwarded-For": f"203.0.113.{n}"}
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [202, 202, 429]
+
+
+def test_forwarded_for_is_the_client_behind_a_trusted_proxy(make_app: Callable[..., Flask]) -> None:
+    client = make_app(OTP_LIMIT_IP_REQUEST="2/minute", OTP_TRUSTED_PROXIES="1").test_client()
+
+    def from_ip(ip: str, n: int) -> int:
+        response = client.post(
+            "/otp/request", json={"phone": _phone(n)}, headers={"X-Forwarded-For": ip}
+        )
+        return response.status_code
+
+    assert [from_ip("203.0.113.1", n) for n in range(3)] == [202, 202, 429]
+    assert from_ip("203.0.113.2", 5) == 202
+
+
+def test_destination_hourly_limit_counts_sends(make_app: Callable[..., Flask]) -> None:
+    client = make_app(OTP_LIMIT_PHONE_HOURLY="2", OTP_RESEND_COOLDOWN="0").test_client()
+    phone = {"phone": _phone(1)}
+    assert client.post("/otp/request", json=phone).status_code == 202
+    assert client.post("/otp/request", json=phone).status_code == 202  # a resend counts too
+    response = client.post("/otp/request", json=phone)
+    assert response.status_code == 429
+    assert response.get_json()["error"]["details"]["reason"] == "destination_quota"
+    assert 0 < int(response.headers["Retry-After"]) <= 3600
+    # Another destination is unaffected.
+    assert client.post("/otp/request", json={"phone": _phone(2)}).status_code == 202
+
+
+def test_destination_daily_limit(make_app: Callable[..., Flask]) -> None:
+    client = make_app(OTP_LIMIT_PHONE_DAILY="1").test_client()
+    started = client.post("/otp/request", json={"phone": _phone(1)}).get_json()
+    client.post(f"/otp/{started['id']}/cancel")
+    response = client.post("/otp/request", json={"phone": _phone(1)})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) <= 86400
