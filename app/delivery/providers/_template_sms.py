@@ -1,0 +1,137 @@
+"""Pieces shared by the template SMS adapters (aliyun, tencent, huawei)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.delivery.sms_text import check_signature
+
+from .base import ConfigError, FailureClass, Message, ProviderError
+
+SMS_ONLY = frozenset({"sms"})
+# What a template can be given: the one-time code and its lifetime in minutes.
+PARAM_NAMES = ("code", "minutes")
+
+# Provider messages sometimes echo the request; never let a phone number or code reach a log.
+_DIGIT_RUN = re.compile(r"\+?\d{4,}")
+
+
+def require_sms_only(kind: str, channels: frozenset[str]) -> None:
+    """ConfigError unless the provider is asked to serve only the sms channel."""
+    if not channels or channels - SMS_ONLY:
+        raise ConfigError("channels", f"{kind} can only serve the sms channel")
+
+
+def required_str(settings: Mapping[str, Any], key: str) -> str:
+    """A setting that must be a non-empty string."""
+    value = settings.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(key, "required: a non-empty string")
+    return value
+
+
+def optional_str(settings: Mapping[str, Any], key: str) -> str | None:
+    """A setting that may be absent but, when given, must be a non-empty string."""
+    if settings.get(key) is None:
+        return None
+    return required_str(settings, key)
+
+
+def signature_setting(settings: Mapping[str, Any], key: str) -> str:
+    """A required signature name, checked against the platform's naming rules."""
+    sign = required_str(settings, key)
+    try:
+        check_signature(sign)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None
+    return sign
+
+
+def template_ids(settings: Mapping[str, Any]) -> dict[str, str]:
+    """`templates`: a non-empty mapping of purpose -> template id."""
+    templates = settings.get("templates")
+    if not isinstance(templates, Mapping) or not templates:
+        raise ConfigError("templates", "required: a mapping of purpose -> template id")
+    return {
+        str(purpose): identifier(f"templates.{purpose}", tid) for purpose, tid in templates.items()
+    }
+
+
+def identifier(key: str, value: object) -> str:
+    """A non-empty id given as text or, as YAML reads bare digits, as a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(key, "required: a non-empty id")
+    return value
+
+
+def positional_params(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """`template_params`: the values filling {1}, {2}, ... in order; default code then minutes."""
+    names = settings.get("template_params", PARAM_NAMES)
+    if (
+        not isinstance(names, list | tuple)
+        or "code" not in names
+        or any(name not in PARAM_NAMES for name in names)
+    ):
+        raise ConfigError("template_params", "a list of 'code'/'minutes' that includes 'code'")
+    return tuple(names)
+
+
+def http_endpoint(settings: Mapping[str, Any], default: str | None) -> tuple[str, str] | None:
+    """`endpoint` as (scheme, host[:port]); a bare host means https, e.g. the stand-in's URL."""
+    raw = optional_str(settings, "endpoint") or default
+    if raw is None:
+        return None
+    parts = urlsplit(raw if "://" in raw else f"https://{raw}")
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+        raise ConfigError("endpoint", "must be a host or an http(s)://host[:port] URL")
+    return parts.scheme, parts.netloc
+
+
+def template_for(kind: str, templates: Mapping[str, str], message: Message) -> str:
+    """The template id for the message's purpose; ROUTE when this provider has none."""
+    try:
+        return templates[message.purpose]
+    except KeyError:
+        raise ProviderError(
+            FailureClass.ROUTE, f"{kind}: no template configured for purpose {message.purpose!r}"
+        ) from None
+
+
+def param_values(message: Message) -> dict[str, str]:
+    """The template parameter values by name."""
+    return {"code": message.code, "minutes": str(message.ttl_minutes)}
+
+
+def classify(
+    code: str,
+    exact: Mapping[str, FailureClass],
+    prefixes: Mapping[str, FailureClass] | None = None,
+) -> FailureClass | None:
+    """The failure class a provider error code maps to, by exact code then by prefix."""
+    if code in exact:
+        return exact[code]
+    for prefix, failure in (prefixes or {}).items():
+        if code.startswith(prefix):
+            return failure
+    return None
+
+
+def by_http_status(status: int) -> FailureClass:
+    """The class of an unknown failure code: a 4xx (bar 429) is about our request or account,
+    anything else (5xx, a garbled 2xx) is the provider's passing trouble."""
+    if 400 <= status < 500 and status != 429:
+        return FailureClass.ROUTE
+    return FailureClass.TRANSIENT
+
+
+def failure(
+    kind: str, failure_class: FailureClass, code: str | None, detail: object
+) -> ProviderError:
+    """A ProviderError whose message is safe to log."""
+    text = _DIGIT_RUN.sub("***", str(detail))[:300]
+    return ProviderError(failure_class, f"{kind}: {code or 'error'}: {text}", code)

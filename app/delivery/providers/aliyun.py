@@ -1,0 +1,183 @@
+"""Alibaba Cloud SMS (dysmsapi 2017-05-25 SendSms) through its official SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Self
+
+from . import _template_sms as common
+from .base import ConfigError, FailureClass, Message, ProviderError, SendResult
+
+KIND = "aliyun"
+DEFAULT_ENDPOINT = "dysmsapi.aliyuncs.com"
+
+T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
+# Body codes (HTTP 200, Code != "OK") and error codes of failed HTTP calls.
+# Account, signature, template and content problems are ROUTE: retrying this provider is
+# pointless for every message, while another provider may well deliver.
+ERROR_CODES: dict[str, FailureClass] = {
+    # Per-number flow control (1/min, 5/h, 10/day per number and signature): it is throttling
+    # by this provider, not a bad number, and another provider may send right away.
+    "isv.BUSINESS_LIMIT_CONTROL": T,
+    "isp.SYSTEM_ERROR": T,
+    "isv.MOBILE_NUMBER_ILLEGAL": P,
+    "isv.AMOUNT_NOT_ENOUGH": R,
+    "isv.OUT_OF_SERVICE": R,  # stopped for arrears
+    "isv.DAY_LIMIT_CONTROL": R,  # account-wide daily quota set in the console
+    "isv.MONTH_LIMIT_CONTROL": R,
+    "isv.SMS_SIGNATURE_ILLEGAL": R,
+    "isv.SMS_SIGN_ILLEGAL": R,
+    "isv.SIGN_STATE_ILLEGAL": R,
+    "isv.SMS_SIGNATURE_SCENE_ILLEGAL": R,
+    "isv.SMS_TEMPLATE_ILLEGAL": R,
+    "isv.TEMPLATE_MISSING_PARAMETERS": R,
+    "isv.INVALID_JSON_PARAM": R,
+    "isv.INVALID_PARAMETERS": R,
+    "isv.PARAM_LENGTH_LIMIT": R,
+    "isv.SMS_CONTENT_ILLEGAL": R,
+    "isv.BLACK_KEY_CONTROL_LIMIT": R,  # a keyword of the content is blacklisted, not the number
+    "isv.DENY_IP_RANGE": R,  # our source IP is outside mainland China
+    "isv.DOMESTIC_NUMBER_NOT_SUPPORTED": R,  # international template to a mainland number
+    # Too many numbers in one request: impossible with our single number, so it is our request
+    # that the provider refuses, not the recipient.
+    "isv.MOBILE_COUNT_OVER_LIMIT": R,
+    "isv.PRODUCT_UN_SUBSCRIPT": R,
+    "isv.ACCOUNT_NOT_EXISTS": R,
+    "isv.ACCOUNT_ABNORMAL": R,
+    "isp.RAM_PERMISSION_DENY": R,
+    "InvalidAccessKeyId.NotFound": R,
+    "SignatureDoesNotMatch": R,
+}
+ERROR_PREFIXES: dict[str, FailureClass] = {
+    "Throttling": T,
+    "ServiceUnavailable": T,
+    "InternalError": T,
+}
+
+
+class AliyunProvider:
+    """Sends template SMS through Alibaba Cloud; the template gets the code (and minutes)."""
+
+    def __init__(
+        self,
+        name: str,
+        channels: frozenset[str],
+        client: Any,
+        sign_name: str,
+        templates: dict[str, str],
+        params: dict[str, str],
+        timeout: float,
+    ) -> None:
+        self.name = name
+        self.channels = channels
+        self._client = client
+        self._sign_name = sign_name
+        self._templates = templates
+        self._params = params
+        self._timeout_ms = max(1, int(timeout * 1000))
+
+    @classmethod
+    def from_settings(
+        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+    ) -> Self:
+        """Validate the settings and build the SDK client once."""
+        common.require_sms_only(KIND, channels)
+        key_id = common.required_str(settings, "access_key_id")
+        secret = common.required_str(settings, "access_key_secret")
+        sign_name = common.signature_setting(settings, "sign_name")
+        templates = common.template_ids(settings)
+        params = _named_params(settings)
+        client = _client(settings, key_id, secret)
+        return cls(name, channels, client, sign_name, templates, params, timeout)
+
+    def send(self, message: Message) -> SendResult:
+        """Send one templated SMS; body codes other than OK become ProviderError."""
+        if message.sender:
+            # SendSms has no sender field: a tenant's own number cannot be honoured here.
+            raise common.failure(KIND, R, None, "cannot send from the tenant's own sender")
+        template = common.template_for(KIND, self._templates, message)
+        body = self._call(message, template)
+        if body.code != "OK":
+            failure_class = common.classify(body.code or "", ERROR_CODES, ERROR_PREFIXES)
+            raise common.failure(KIND, failure_class or R, body.code, body.message)
+        return SendResult(message_id=body.biz_id)
+
+    def _call(self, message: Message, template: str) -> Any:
+        """The SendSms response body; transport and HTTP errors become ProviderError."""
+        from alibabacloud_dysmsapi20170525.models import SendSmsRequest
+        from darabonba.runtime import RuntimeOptions
+        from Tea.exceptions import TeaException
+
+        values = common.param_values(message)
+        request = SendSmsRequest(
+            phone_numbers=_phone_number(message.to),
+            sign_name=self._sign_name,
+            template_code=template,
+            template_param=json.dumps({var: values[name] for name, var in self._params.items()}),
+        )
+        runtime = RuntimeOptions(
+            connect_timeout=self._timeout_ms, read_timeout=self._timeout_ms, autoretry=False
+        )
+        try:
+            return self._client.send_sms_with_options(request, runtime).body
+        except TeaException as exc:
+            raise _sdk_failure(exc) from exc
+
+
+def _named_params(settings: Mapping[str, Any]) -> dict[str, str]:
+    """`template_params`: our value name -> the template's variable name; default {code: code}."""
+    params = settings.get("template_params", {"code": "code"})
+    if (
+        not isinstance(params, Mapping)
+        or "code" not in params
+        or any(name not in common.PARAM_NAMES for name in params)
+        or not all(isinstance(var, str) and var for var in params.values())
+    ):
+        raise ConfigError(
+            "template_params", "a mapping like {code: code, minutes: min} that includes 'code'"
+        )
+    return dict(params)
+
+
+def _client(settings: Mapping[str, Any], key_id: str, secret: str) -> Any:
+    """The SDK client, pointed at `endpoint` (or the one the SDK derives from `region`)."""
+    try:
+        from alibabacloud_dysmsapi20170525.client import Client
+        from alibabacloud_tea_openapi.utils_models import Config
+    except ImportError:
+        raise ConfigError(
+            "type", "install the 'aliyun' extra: pip install otp-service[aliyun]"
+        ) from None
+    region = common.optional_str(settings, "region")
+    endpoint = common.http_endpoint(settings, None if region else DEFAULT_ENDPOINT)
+    scheme, host = endpoint or ("https", None)
+    config = Config(
+        access_key_id=key_id,
+        access_key_secret=secret,
+        region_id=region or "cn-hangzhou",
+        endpoint=host,
+        protocol=scheme,
+    )
+    return Client(config)
+
+
+def _phone_number(e164: str) -> str:
+    """Alibaba's format: the bare national number in mainland China, else country code + number."""
+    return e164[3:] if e164.startswith("+86") else e164.lstrip("+")
+
+
+def _sdk_failure(exc: Exception) -> ProviderError:
+    """Map an SDK exception: HTTP errors by code then status, anything else is transport."""
+    from darabonba.exceptions import ResponseException
+
+    if not isinstance(exc, ResponseException):
+        # Timeouts, connection errors and unreadable bodies arrive wrapped, their text carrying
+        # the request URL with the number and the code in it: keep only what kind they are.
+        inner = getattr(exc, "inner_exception", exc)
+        what = "timeout" if "timed out" in str(inner) else type(inner).__name__
+        return common.failure(KIND, T, None, f"transport error ({what})")
+    code = str(exc.code or "")
+    failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES)
+    failure_class = failure_class or common.by_http_status(exc.status_code or 0)
+    return common.failure(KIND, failure_class, code or None, exc.message)

@@ -1,0 +1,244 @@
+"""Huawei Cloud Message & SMS: the form-encoded single-send REST API and its status reports."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from http.client import HTTPException
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from . import _template_sms as common
+from .base import (
+    CallbackRequest,
+    ConfigError,
+    FailureClass,
+    Message,
+    Receipt,
+    ReceiptRejected,
+    SendResult,
+)
+
+KIND = "huawei"
+SEND_PATH = "/sms/batchSendSms/v1"
+SUCCESS = "000000"
+PARTIAL_FAILURE = "E000510"  # HTTP 200; the real outcome is each recipient's status
+MIN_TOKEN_LENGTH = 16
+
+T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
+# Response `code`s and per-recipient `status`es from Huawei's "API Error Codes" page.
+# E0000xx-E0001xx (WSSE header, app_key/app_secret, frozen account) and E0006xx (IP allow
+# list, account limits) are configuration of this account: ROUTE, another provider may work.
+# Most bad-number outcomes (UNDELIV, MK:xxxx, ...) only arrive later in status reports.
+ERROR_CODES: dict[str, FailureClass] = {
+    "E000000": T,  # system error
+    "E000101": R,  # authentication failed
+    "E000102": R,  # invalid app_key
+    "E000103": R,  # app_key unavailable
+    "E000104": R,  # app_secret error
+    "E000111": R,  # no user for this app_key
+    "E000112": R,  # account frozen (arrears or violation)
+    "E000503": R,  # parameter format error (template variables, template id)
+    "E000620": R,  # our IP is not in the application's allow list
+    "E000623": R,  # account-level sending limit
+    "E000632": P,  # the number is on the account's country blacklist (mostly in reports)
+    "E200018": R,  # `from` is not a channel of this application
+    "E200024": R,  # international SMS not enabled
+    "E200025": R,  # recipient not supported by the international channel
+    "E200026": R,  # no international channel for the recipient
+    "E200027": R,  # no gateway route configured
+    "E200028": R,  # template variables do not match the template
+    "E200029": R,  # template type mismatch
+    "E200030": R,  # template not activated
+    "E200032": R,  # template required
+    "E200033": R,  # template type incorrect
+}
+# E2000xx: Huawei platform checks of template, channel and route.
+ERROR_PREFIXES: dict[str, FailureClass] = {"E0000": R, "E0001": R, "E0006": R, "E2000": R}
+
+# Status-report values; DELIVRD is the only success, ACCEPTD an interim state.
+DELIVERED = "DELIVRD"
+INTERIM = "ACCEPTD"
+UNDELIVERED = frozenset({"UNDELIV", "EXPIRED", "DELETED", "UNKNOWN"})
+
+
+class HuaweiProvider:
+    """Sends template SMS through Huawei Cloud with X-WSSE auth; parses its status reports."""
+
+    def __init__(
+        self,
+        name: str,
+        channels: frozenset[str],
+        url: str,
+        credentials: tuple[str, str],
+        fields: dict[str, str | None],
+        templates: dict[str, str],
+        params: tuple[str, ...],
+        callback_token: str | None,
+        timeout: float,
+    ) -> None:
+        self.name = name
+        self.channels = channels
+        self._url = url
+        self._app_key, self._app_secret = credentials
+        self._fields = fields
+        self._templates = templates
+        self._params = params
+        self._callback_token = callback_token
+        self._timeout = timeout
+
+    @classmethod
+    def from_settings(
+        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+    ) -> Self:
+        """Validate the settings; status reports are only requested with a callback_token."""
+        common.require_sms_only(KIND, channels)
+        endpoint = common.http_endpoint(settings, None)
+        if endpoint is None:
+            raise ConfigError(
+                "endpoint", "required: the application's access address (https://...)"
+            )
+        credentials = (
+            common.required_str(settings, "app_key"),
+            common.required_str(settings, "app_secret"),
+        )
+        token = _callback_token(settings)
+        fields = {
+            "from": common.required_str(settings, "sender"),
+            "signature": common.optional_str(settings, "signature"),
+            "statusCallback": _callback_url(settings, token),
+        }
+        scheme, host = endpoint
+        url = f"{scheme}://{host}{SEND_PATH}"
+        templates = common.template_ids(settings)
+        params = common.positional_params(settings)
+        return cls(name, channels, url, credentials, fields, templates, params, token, timeout)
+
+    def send(self, message: Message) -> SendResult:
+        """Send one templated SMS; the recipient's own status decides success."""
+        template = common.template_for(KIND, self._templates, message)
+        values = common.param_values(message)
+        form = {
+            **self._fields,
+            "from": message.sender or self._fields["from"],
+            "to": message.to,
+            "templateId": template,
+            "templateParas": json.dumps([values[name] for name in self._params]),
+        }
+        status, payload = self._post({k: v for k, v in form.items() if v is not None})
+        return _result(status, payload)
+
+    def parse_receipts(self, request: CallbackRequest) -> list[Receipt]:
+        """Check the token we put in statusCallback and read the one report of the request."""
+        given = dict(parse_qsl(urlsplit(request.url).query)).get("token", "")
+        expected = self._callback_token
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise ReceiptRejected("huawei status report without a valid token")
+        message_id, status = request.form.get("smsMsgId"), request.form.get("status")
+        if not message_id or not status or status == INTERIM:
+            return []
+        return [
+            Receipt(message_id=message_id, status=_receipt_status(status), provider_code=status)
+        ]
+
+    def _post(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """POST the form; (HTTP status, JSON body). Transport failures become ProviderError."""
+        request = urllib.request.Request(  # noqa: S310 - from_settings allows only http(s)
+            self._url,
+            data=urlencode(form).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Authorization": 'WSSE realm="SDP",profile="UsernameToken",type="Appkey"',
+                "X-WSSE": _wsse_header(self._app_key, self._app_secret),
+            },
+        )
+        try:
+            with self._open(request) as response:
+                return response.status, _json(response.read())
+        except (OSError, HTTPException) as exc:  # URLError, timeouts and resets are OSErrors
+            raise common.failure(KIND, T, None, f"transport error ({type(exc).__name__})") from exc
+
+    def _open(self, request: urllib.request.Request) -> Any:
+        """The response, including an error status's: Huawei explains it in a JSON body."""
+        try:
+            return urllib.request.urlopen(request, timeout=self._timeout)  # noqa: S310
+        except urllib.error.HTTPError as exc:
+            return exc
+
+
+def _wsse_header(app_key: str, app_secret: str) -> str:
+    """X-WSSE UsernameToken as Huawei's demos build it: base64 of the hex SHA-256 digest."""
+    nonce = secrets.token_hex(16)
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    digest = hashlib.sha256(f"{nonce}{created}{app_secret}".encode()).hexdigest()
+    password = base64.b64encode(digest.encode()).decode()
+    return (
+        f'UsernameToken Username="{app_key}",PasswordDigest="{password}",'
+        f'Nonce="{nonce}",Created="{created}"'
+    )
+
+
+def _callback_token(settings: Mapping[str, Any]) -> str | None:
+    """`callback_token`: the secret that authenticates status reports (Huawei signs none)."""
+    token = common.optional_str(settings, "callback_token")
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError("callback_token", f"must be at least {MIN_TOKEN_LENGTH} characters")
+    return token
+
+
+def _callback_url(settings: Mapping[str, Any], token: str | None) -> str | None:
+    """`status_callback` with `?token=` appended; a callback without a token is refused."""
+    url = common.optional_str(settings, "status_callback")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError("status_callback", "must be an http(s) URL")
+    if token is None:
+        raise ConfigError("callback_token", "required with status_callback")
+    query = urlencode([*parse_qsl(parts.query), ("token", token)])
+    return urlunsplit(parts._replace(query=query))
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    """The response body as a JSON object, or {} when it is not one."""
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _result(http_status: int, payload: dict[str, Any]) -> SendResult:
+    """The SendResult for our single recipient, or the ProviderError its code maps to."""
+    recipient = _first_recipient(payload)
+    code = str(recipient.get("status") or payload.get("code") or "")
+    if code == SUCCESS and recipient.get("smsMsgId"):
+        return SendResult(message_id=str(recipient["smsMsgId"]))
+    failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES)
+    failure_class = failure_class or common.by_http_status(http_status)
+    raise common.failure(KIND, failure_class, code or None, payload.get("description", http_status))
+
+
+def _first_recipient(payload: dict[str, Any]) -> dict[str, Any]:
+    """The `result` entry of our single recipient, or {} when there is none."""
+    results = payload.get("result")
+    if isinstance(results, list) and results and isinstance(results[0], dict):
+        return results[0]
+    return {}
+
+
+def _receipt_status(status: str) -> str:
+    """Normalise a Huawei report status to delivered / undelivered / failed."""
+    if status == DELIVERED:
+        return "delivered"
+    # Anything else (REJECTD, platform E-codes, operator codes) never reached the handset.
+    return "undelivered" if status in UNDELIVERED else "failed"

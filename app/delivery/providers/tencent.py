@@ -1,0 +1,178 @@
+"""Tencent Cloud SMS (API 2021-01-11 SendSms) through its official SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+from app.delivery.sms_text import check_positional_template, positional_placeholders
+
+from . import _template_sms as common
+from .base import ConfigError, FailureClass, Message, ProviderError, SendResult
+
+KIND = "tencent"
+DEFAULT_REGION = "ap-guangzhou"
+
+T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
+# Per-number SendStatus codes (HTTP 200) and request-level error codes share one namespace.
+# Account, signature, template and content problems are ROUTE: they fail every message on
+# this provider, yet another provider may deliver.
+ERROR_CODES: dict[str, FailureClass] = {
+    "ClientNetworkError": T,  # the SDK's name for timeouts and connection errors
+    "ServerNetworkError": T,  # the SDK's name for a non-200 HTTP status
+    "JSONDecodeError": T,  # ... and these two for a 200 body it could not read
+    "KeyError": T,
+    "RequestLimitExceeded": T,
+    "FailedOperation.PhoneNumberInBlacklist": P,  # the recipient opted out
+    "FailedOperation.PhoneNumberParseFail": P,
+    "InvalidParameterValue.IncorrectPhoneNumber": P,
+    "FailedOperation.SignatureIncorrectOrUnapproved": R,
+    "FailedOperation.TemplateIncorrectOrUnapproved": R,
+    "FailedOperation.TemplateUnapprovedOrNotExist": R,
+    "FailedOperation.TemplateParamSetNotMatchApprovedTemplate": R,
+    "FailedOperation.InsufficientBalanceInSmsPackage": R,
+    "FailedOperation.ContainSensitiveWord": R,
+    "InvalidParameterValue.TemplateParameterFormatError": R,
+    "InvalidParameterValue.TemplateParameterLengthLimit": R,
+    "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter": R,
+    "InvalidParameterValue.ContentLengthLimit": R,
+    "InvalidParameterValue.SdkAppIdNotExist": R,
+    "LimitExceeded.AppDailyLimit": R,  # account-wide quotas: this provider is spent for now
+    "LimitExceeded.AppGlobalDailyLimit": R,
+    "LimitExceeded.AppMainlandChinaDailyLimit": R,
+    "LimitExceeded.AppCountryOrRegionDailyLimit": R,
+    "LimitExceeded.AppCountryOrRegionInBlacklist": R,
+    "LimitExceeded.DailyLimit": R,
+    "LimitExceeded.PhoneNumberCountLimit": R,  # too many numbers per request: not ours to get
+    "UnsupportedOperation.UnsupportedRegion": R,
+    "UnsupportedOperation.ChineseMainlandTemplateToGlobalPhone": R,
+    "UnsupportedOperation.GlobalTemplateToChineseMainlandPhone": R,
+}
+ERROR_PREFIXES: dict[str, FailureClass] = {
+    # Per-number frequency caps (30 s / 1 h / day): Tencent's own throttling of this number,
+    # not a bad number, so another provider may send now.
+    "LimitExceeded.PhoneNumber": T,
+    "InternalError": T,
+    "AuthFailure": R,
+    "UnauthorizedOperation": R,
+    "UnsupportedOperation": R,
+}
+
+
+class TencentProvider:
+    """Sends template SMS through Tencent Cloud; parameters fill {1}, {2}, ... in order."""
+
+    def __init__(
+        self,
+        name: str,
+        channels: frozenset[str],
+        client: Any,
+        request_fields: dict[str, Any],
+        templates: dict[str, str],
+        params: tuple[str, ...],
+    ) -> None:
+        self.name = name
+        self.channels = channels
+        self._client = client
+        self._fields = request_fields
+        self._templates = templates
+        self._params = params
+
+    @classmethod
+    def from_settings(
+        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+    ) -> Self:
+        """Validate the settings (template bodies included, when given) and build the client."""
+        common.require_sms_only(KIND, channels)
+        templates = common.template_ids(settings)
+        params = common.positional_params(settings)
+        _check_bodies(settings, templates, len(params))
+        fields = {
+            "SmsSdkAppId": common.identifier("sdk_app_id", settings.get("sdk_app_id")),
+            "SignName": common.signature_setting(settings, "sign_name"),
+            "SenderId": common.optional_str(settings, "sender_id"),
+        }
+        client = _client(settings, timeout)
+        return cls(name, channels, client, fields, templates, params)
+
+    def send(self, message: Message) -> SendResult:
+        """Send one templated SMS; a per-number status other than Ok becomes ProviderError."""
+        template = common.template_for(KIND, self._templates, message)
+        status = self._call(message, template)
+        if status.Code != "Ok":  # sic: Tencent's success code is "Ok", not "OK"
+            failure_class = common.classify(status.Code or "", ERROR_CODES, ERROR_PREFIXES)
+            raise common.failure(KIND, failure_class or R, status.Code, status.Message)
+        return SendResult(message_id=status.SerialNo)
+
+    def _call(self, message: Message, template: str) -> Any:
+        """The SendStatus of our one number; SDK exceptions become ProviderError."""
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
+            TencentCloudSDKException,
+        )
+        from tencentcloud.sms.v20210111.models import SendSmsRequest
+
+        values = common.param_values(message)
+        request = SendSmsRequest()
+        request.PhoneNumberSet = [message.to]
+        request.TemplateId = template
+        request.TemplateParamSet = [values[name] for name in self._params]
+        request.SmsSdkAppId = self._fields["SmsSdkAppId"]
+        request.SignName = self._fields["SignName"]
+        request.SenderId = message.sender or self._fields["SenderId"]
+        try:
+            response = self._client.SendSms(request)
+        except TencentCloudSDKException as exc:
+            raise _sdk_failure(exc) from exc
+        if not response.SendStatusSet:
+            # The SDK only recognises an error body served as exactly "application/json";
+            # any other content type yields an empty response instead of an exception.
+            raise common.failure(KIND, T, None, "no send status in the response")
+        return response.SendStatusSet[0]
+
+
+def _check_bodies(settings: Mapping[str, Any], templates: Mapping[str, str], count: int) -> None:
+    """`template_bodies` (optional): each approved body must fit the parameters we send."""
+    bodies = settings.get("template_bodies") or {}
+    if not isinstance(bodies, Mapping):
+        raise ConfigError("template_bodies", "a mapping of purpose -> approved template text")
+    for purpose, body in bodies.items():
+        key = f"template_bodies.{purpose}"
+        if purpose not in templates:
+            raise ConfigError(key, "no template id for this purpose in templates")
+        if not isinstance(body, str):
+            raise ConfigError(key, "must be the approved template text")
+        try:
+            check_positional_template(body)
+        except ValueError as exc:
+            raise ConfigError(key, str(exc)) from None
+        if len(set(positional_placeholders(body))) != count:
+            raise ConfigError(key, f"template_params fills {count} placeholder(s), not these")
+
+
+def _client(settings: Mapping[str, Any], timeout: float) -> Any:
+    """The SDK client with the request timeout and, when set, the `endpoint` override."""
+    try:
+        from tencentcloud.common.credential import Credential
+        from tencentcloud.common.profile.client_profile import ClientProfile
+        from tencentcloud.common.profile.http_profile import HttpProfile
+        from tencentcloud.sms.v20210111.sms_client import SmsClient
+    except ImportError:
+        raise ConfigError(
+            "type", "install the 'tencent' extra: pip install otp-service[tencent]"
+        ) from None
+    credential = Credential(
+        common.required_str(settings, "secret_id"), common.required_str(settings, "secret_key")
+    )
+    scheme, host = common.http_endpoint(settings, None) or ("https", None)
+    http = HttpProfile(protocol=scheme, endpoint=host, reqTimeout=timeout)
+    region = common.optional_str(settings, "region") or DEFAULT_REGION
+    return SmsClient(credential, region, ClientProfile(httpProfile=http, language="en-US"))
+
+
+def _sdk_failure(exc: Any) -> ProviderError:
+    """Map a TencentCloudSDKException by its code."""
+    code = str(exc.get_code() or "")
+    failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES) or R
+    # A network error's text repeats the request URL; only the code is worth keeping.
+    detail = "network error" if code == "ClientNetworkError" else exc.get_message()
+    return common.failure(KIND, failure_class, code or None, detail)

@@ -1,0 +1,80 @@
+"""SMS text checks: segment counting and the template/signature rules of Chinese SMS platforms."""
+
+from __future__ import annotations
+
+import re
+
+# GSM 03.38 default alphabet (ESC left out: it only introduces the extension table).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# Extension-table characters cost two septets (ESC + the character).
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+GSM7_SINGLE, GSM7_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+
+# Signatures are wrapped in these full-width brackets by the platform itself.
+SIGNATURE_BRACKETS = ("【", "】")
+
+_BRACED = re.compile(r"\{([^{}]*)\}")
+
+
+def segments(text: str) -> tuple[str, int]:
+    """The encoding ("GSM-7" or "UCS-2") and the number of SMS segments `text` needs."""
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
+        septets = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
+        return "GSM-7", _parts(septets, GSM7_SINGLE, GSM7_PART)
+    # UTF-16 code units: a character outside the BMP (emoji) is a surrogate pair.
+    units = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    return "UCS-2", _parts(units, UCS2_SINGLE, UCS2_PART)
+
+
+def _parts(weights: list[int], single: int, part: int) -> int:
+    """Segments for characters of these weights; a character never straddles two parts."""
+    if sum(weights) <= single:
+        return 1 if weights else 0
+    count, used = 1, 0
+    for weight in weights:
+        if used + weight > part:
+            count, used = count + 1, 0
+        used += weight
+    return count
+
+
+def positional_placeholders(body: str) -> list[int]:
+    """The numbers of the {n} placeholders in `body`, in order; ValueError for a non-numeric one."""
+    numbers = []
+    for inner in _BRACED.findall(body):
+        if not inner.isdecimal() or inner.startswith("0"):
+            raise ValueError(f"placeholder {{{inner}}} is not a positive number like {{1}}")
+        numbers.append(int(inner))
+    return numbers
+
+
+def check_positional_template(body: str) -> None:
+    """ValueError unless placeholders are {1}, {2}, ... numbered consecutively from 1 and the
+    body has no 【】 (the platform reserves them for the signature)."""
+    if any(bracket in body for bracket in SIGNATURE_BRACKETS):
+        raise ValueError("the SMS template content cannot contain 【】 symbols")
+    found = sorted(set(positional_placeholders(body)))
+    if found != list(range(1, len(found) + 1)):
+        listed = ", ".join(f"{{{n}}}" for n in found)
+        raise ValueError(
+            f"placeholders must be numbered consecutively starting from {{1}}, found {listed}"
+        )
+
+
+def check_signature(sign: str) -> None:
+    """ValueError unless `sign` is a usable Tencent/Aliyun signature name.
+
+    The name is looked up verbatim and the platform adds the 【】 itself, so a blank name,
+    surrounding whitespace or brackets in the name can only make every send fail.
+    """
+    if not sign.strip():
+        raise ValueError("the signature name must not be empty")
+    if sign != sign.strip():
+        raise ValueError("the signature name must not start or end with whitespace")
+    if any(bracket in sign for bracket in SIGNATURE_BRACKETS):
+        raise ValueError("give the signature name without 【】: the platform adds them")

@@ -1,0 +1,278 @@
+"""The tencent adapter through the real Tencent Cloud SDK against a local SendSms stand-in."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from app.delivery.providers.base import ConfigError, FailureClass, Message, ProviderError
+from app.delivery.providers.tencent import TencentProvider
+
+SECRET_ID, SECRET_KEY = "AKIDtestSecretId", "test-secret-key"
+CODE = "493817"
+BODY = "{1} is your login verification code, please fill it in within {2} minutes."
+
+
+def settings(server: HTTPServer, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "secret_id": SECRET_ID,
+        "secret_key": SECRET_KEY,
+        "sdk_app_id": 1400006666,  # YAML reads the bare digits as a number
+        "sign_name": "Tencent BlueKing",
+        "templates": {"login": "449739"},
+        "template_bodies": {"login": BODY},
+        "endpoint": f"http://127.0.0.1:{server.port}",
+    }
+    return {**base, **overrides}
+
+
+def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> TencentProvider:
+    return TencentProvider.from_settings(
+        "tc", frozenset({"sms"}), settings(server, **overrides), timeout
+    )
+
+
+def message(**overrides: Any) -> Message:
+    fields: dict[str, Any] = {
+        "to": "+8613800138000",
+        "channel": "sms",
+        "purpose": "login",
+        "locale": "zh-CN",
+        "code": CODE,
+        "ttl_minutes": 5,
+        "text": "",
+        "verification_id": "v-1",
+    }
+    return Message(**{**fields, **overrides})
+
+
+def send_status(code: str, message: str = "send success") -> dict[str, Any]:
+    status = {
+        "SerialNo": "5000:1045710669157053657849499619",
+        "PhoneNumber": "+8613800138000",
+        "Fee": 1,
+        "SessionContext": "",
+        "Code": code,
+        "Message": message,
+        "IsoCode": "CN",
+    }
+    return {"Response": {"SendStatusSet": [status], "RequestId": "a0aabda6-cf91"}}
+
+
+def request_error(code: str) -> dict[str, Any]:
+    error = {"Code": code, "Message": "request refused"}
+    return {"Response": {"Error": error, "RequestId": "b1bbcde7-df02"}}
+
+
+def tc3_signature_ok(request: Request, secret_key: str) -> bool:
+    """Recompute the TC3-HMAC-SHA256 signature the way Tencent's gateway does."""
+    fields = dict(
+        part.strip().split("=", 1) for part in request.headers["Authorization"][16:].split(",")
+    )
+    _secret_id, date, service, _ = fields["Credential"].split("/")
+    headers = f"content-type:{request.headers['Content-Type']}\nhost:{request.headers['Host']}\n"
+    payload = hashlib.sha256(request.get_data()).hexdigest()
+    canonical = "\n".join(["POST", "/", "", headers, fields["SignedHeaders"], payload])
+    scope = f"{date}/{service}/tc3_request"
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    to_sign = "\n".join(["TC3-HMAC-SHA256", request.headers["X-TC-Timestamp"], scope, digest])
+    key = f"TC3{secret_key}".encode()
+    for part in (date, service, "tc3_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields["Signature"])
+
+
+def sent_request(server: HTTPServer) -> Request:
+    # The last entry: a stand-in is single-threaded and answers in order.
+    request, _response = server.log[-1]
+    return request
+
+
+def send_failure(server: HTTPServer, msg: Message | None = None) -> ProviderError:
+    with pytest.raises(ProviderError) as caught:
+        provider(server, timeout=0.5).send(msg or message())
+    assert CODE not in caught.value.message
+    return caught.value
+
+
+def test_success_returns_serial_no_and_sends_a_signed_request(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/", method="POST").respond_with_json(send_status("Ok"))
+
+    result = provider(httpserver).send(message())
+
+    assert result.message_id == "5000:1045710669157053657849499619"
+    request = sent_request(httpserver)
+    assert request.headers["X-TC-Action"] == "SendSms"
+    assert request.headers["X-TC-Version"] == "2021-01-11"
+    assert request.headers["X-TC-Region"] == "ap-guangzhou"
+    assert request.headers["Authorization"].startswith(f"TC3-HMAC-SHA256 Credential={SECRET_ID}/")
+    assert tc3_signature_ok(request, SECRET_KEY)
+    body = json.loads(request.get_data())
+    assert body["PhoneNumberSet"] == ["+8613800138000"]
+    assert body["SmsSdkAppId"] == "1400006666"
+    assert body["SignName"] == "Tencent BlueKing"
+    assert body["TemplateId"] == "449739"
+    assert body["TemplateParamSet"] == [CODE, "5"]
+    assert body.get("SenderId") is None
+
+
+def test_own_sender_and_code_only_template(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_json(send_status("Ok"))
+    tc = provider(
+        httpserver,
+        template_params=["code"],
+        template_bodies={"login": "Your code is {1}"},
+        region="ap-singapore",
+    )
+
+    tc.send(message(to="+6591234567", sender="ACME"))
+
+    request = sent_request(httpserver)
+    body = json.loads(request.get_data())
+    assert (body["TemplateParamSet"], body["SenderId"]) == ([CODE], "ACME")
+    assert request.headers["X-TC-Region"] == "ap-singapore"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("FailedOperation.PhoneNumberInBlacklist", FailureClass.PERMANENT),
+        ("InvalidParameterValue.IncorrectPhoneNumber", FailureClass.PERMANENT),
+        ("FailedOperation.SignatureIncorrectOrUnapproved", FailureClass.ROUTE),
+        ("FailedOperation.TemplateIncorrectOrUnapproved", FailureClass.ROUTE),
+        ("InvalidParameterValue.TemplateParameterFormatError", FailureClass.ROUTE),
+        ("FailedOperation.InsufficientBalanceInSmsPackage", FailureClass.ROUTE),
+        ("UnsupportedOperation.UnsupportedRegion", FailureClass.ROUTE),
+        ("LimitExceeded.AppCountryOrRegionInBlacklist", FailureClass.ROUTE),
+        ("LimitExceeded.PhoneNumberCountLimit", FailureClass.ROUTE),
+        ("LimitExceeded.PhoneNumberDailyLimit", FailureClass.TRANSIENT),
+        ("LimitExceeded.PhoneNumberThirtySecondLimit", FailureClass.TRANSIENT),
+        ("LimitExceeded.PhoneNumberOneHourLimit", FailureClass.TRANSIENT),
+        ("InternalError.Timeout", FailureClass.TRANSIENT),
+        ("FailedOperation.SomethingNew", FailureClass.ROUTE),
+    ],
+)
+def test_per_number_failures_on_http_200(
+    httpserver: HTTPServer, code: str, expected: FailureClass
+) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_json(send_status(code, "refused"))
+
+    error = send_failure(httpserver)
+
+    assert (error.failure, error.provider_code) == (expected, code)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("AuthFailure.SignatureFailure", FailureClass.ROUTE),
+        ("AuthFailure.SecretIdNotFound", FailureClass.ROUTE),
+        ("UnauthorizedOperation.SmsSdkAppIdVerifyFail", FailureClass.ROUTE),
+        ("FailedOperation.SignatureIncorrectOrUnapproved", FailureClass.ROUTE),
+        ("RequestLimitExceeded", FailureClass.TRANSIENT),
+        ("InternalError", FailureClass.TRANSIENT),
+    ],
+)
+def test_request_errors(httpserver: HTTPServer, code: str, expected: FailureClass) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_json(request_error(code))
+
+    error = send_failure(httpserver)
+
+    assert (error.failure, error.provider_code) == (expected, code)
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "text/html"])
+def test_error_body_the_sdk_does_not_recognise_is_still_a_failure(
+    httpserver: HTTPServer, content_type: str
+) -> None:
+    body = json.dumps(request_error("AuthFailure.SignatureFailure"))
+    httpserver.expect_oneshot_request("/").respond_with_data(body, content_type=content_type)
+
+    assert send_failure(httpserver).failure is FailureClass.TRANSIENT
+
+
+@pytest.mark.parametrize("body", ["<html>maintenance</html>", '{"Unexpected": {}}'])
+def test_unreadable_success_body_is_transient(httpserver: HTTPServer, body: str) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_data(body, content_type="text/html")
+
+    assert send_failure(httpserver).failure is FailureClass.TRANSIENT
+
+
+def test_http_5xx_is_transient(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_data("Bad Gateway", status=502)
+
+    assert send_failure(httpserver).failure is FailureClass.TRANSIENT
+
+
+def test_timeout_is_transient(httpserver: HTTPServer) -> None:
+    release = threading.Event()
+
+    def slow(_request: Request) -> Response:
+        release.wait(2)
+        return Response(json.dumps(send_status("Ok")), content_type="application/json")
+
+    httpserver.expect_oneshot_request("/").respond_with_handler(slow)
+    started = time.monotonic()
+    try:
+        error = send_failure(httpserver)
+    finally:
+        release.set()
+    elapsed = time.monotonic() - started
+    while not httpserver.log and time.monotonic() - started < 3:
+        time.sleep(0.01)  # let the stand-in finish so its answer is not logged in the next test
+
+    assert (error.failure, error.provider_code) == (FailureClass.TRANSIENT, "ClientNetworkError")
+    assert elapsed < 0.75
+
+
+def test_purpose_without_template_is_route(httpserver: HTTPServer) -> None:
+    # No handler is registered: had a request gone out, it would have come back TRANSIENT.
+    error = send_failure(httpserver, message(purpose="approve"))
+
+    assert error.failure is FailureClass.ROUTE
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"secret_id": None}, "secret_id"),
+        ({"secret_key": ""}, "secret_key"),
+        ({"sdk_app_id": None}, "sdk_app_id"),
+        ({"sign_name": "【Tencent BlueKing】"}, "sign_name"),
+        ({"sign_name": " "}, "sign_name"),
+        ({"templates": None}, "templates"),
+        ({"template_params": ["minutes"]}, "template_params"),
+        ({"template_bodies": {"login": "Code {2}, valid {3} minutes"}}, "template_bodies.login"),
+        (
+            {"template_bodies": {"login": "【BlueKing】Code {1} for {2} min"}},
+            "template_bodies.login",
+        ),
+        ({"template_bodies": {"login": "Your code is {1}"}}, "template_bodies.login"),
+        ({"template_bodies": {"signup": BODY}}, "template_bodies.signup"),
+        ({"template_bodies": ["not", "a", "mapping"]}, "template_bodies"),
+        ({"endpoint": "http://127.0.0.1:1/sms"}, "endpoint"),
+    ],
+)
+def test_config_errors_name_the_key(
+    httpserver: HTTPServer, overrides: dict[str, Any], key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        provider(httpserver, **overrides)
+
+    assert caught.value.key == key
+
+
+def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
+    with pytest.raises(ConfigError) as caught:
+        TencentProvider.from_settings("tc", frozenset({"voice"}), settings(httpserver), 5)
+
+    assert caught.value.key == "channels"
