@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import errors, ratelimit, services
+from app import cli, errors, ratelimit, services
 from app import settings as settings_module
 
 
@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(app, settings.development)
     errors.register(app)
     ratelimit.init_app(app, built.redis_url, built.redis)
+    app.cli.add_command(cli.otp)
     logging.basicConfig(level=logging.INFO)
     return app
 

@@ -142,16 +142,21 @@ class _Reader:
             raise self.fail(key, f"unknown channel(s) {sorted(unknown)}")
         return channels
 
-    def setting(self, name: str, value: Any, key: str) -> Any:
+    def settings(self, value: Any, key: str) -> dict[str, Any]:
+        """A provider's settings with ${VAR} references resolved; credentials must be one."""
+        return {name: self.setting(name, item, f"{key}.{name}") for name, item in value.items()}
+
+    def setting(self, name: str, value: Any, key: str, nested: bool = False) -> Any:
         if isinstance(value, dict):
-            return {k: self.setting(k, v, f"{key}.{k}") for k, v in value.items()}
+            return {k: self.setting(k, v, f"{key}.{k}", True) for k, v in value.items()}
         reference = _ENV_REF.match(value) if isinstance(value, str) else None
         if reference:
             variable = reference.group(1)
             if variable not in self.env:
                 raise self.fail(key, f"environment variable {variable} is not set")
             return self.env[variable]
-        if _SECRET_NAME.search(name.lower()) and value not in (None, ""):
+        # Nested mappings (templates per purpose, ...) hold no credentials of their own.
+        if not nested and _SECRET_NAME.search(name.lower()) and value not in (None, ""):
             raise self.fail(key, "a secret must come from the environment, e.g. ${NAME}")
         return value
 
@@ -219,9 +224,7 @@ def _providers(reader: _Reader, raw: Any) -> dict[str, ProviderSpec]:
             raise reader.fail(
                 f"{key}.channels", f"a {kind} provider serves only {sorted(KIND_CHANNELS[kind])}"
             )
-        settings = reader.setting(
-            "settings", reader.mapping(entry.get("settings"), key), f"{key}.settings"
-        )
+        settings = reader.settings(reader.mapping(entry.get("settings"), key), f"{key}.settings")
         cost = {
             k if k == "default" else reader.country(k, f"{key}.cost.{k}"): float(v)
             for k, v in reader.mapping(entry.get("cost"), f"{key}.cost").items()

@@ -15,6 +15,7 @@ from typing import Any
 from app.batch import Batch
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+ROUTE_FAILURE = "route"
 
 
 @dataclass(frozen=True)
@@ -101,22 +102,30 @@ class Health:
         key = breaker_key(provider, country) + ":probe"
         return bool(self.client.set(key, "1", nx=True, ex=self.settings.cooldown))
 
-    def record(self, batch: Batch, provider: str, country: str, ok: bool, sent: bool) -> None:
-        """Queue one outcome for both breakers, and the quota count if a message went out."""
+    def record(
+        self, batch: Batch, provider: str, country: str, failure: str | None, sent: bool
+    ) -> None:
+        """Queue one outcome (None for success, or a failure class) on the breakers, and the
+        quota count if a message went out. A route failure (this provider cannot reach this
+        country) counts against the per-country breaker only; a transient one against both."""
         s = self.settings
         now = int(time.time())
-        args = ["1" if ok else "0", now, s.failures, s.ratio, s.min_calls, s.window, s.cooldown]
-        for key in (breaker_key(provider), breaker_key(provider, country)):
+        args = ["0" if failure else "1", now, s.failures, s.ratio, s.min_calls, s.window]
+        args.append(s.cooldown)
+        keys = [breaker_key(provider, country)]
+        if failure != ROUTE_FAILURE:
+            keys.append(breaker_key(provider))
+        for key in keys:
             batch.script(self._breaker, [key], args)
         if sent:
             counter = quota_key(provider, now // 60)
             batch.pipe.incr(counter)
             batch.pipe.expire(counter, 120)
 
-    def record_now(self, provider: str, country: str, ok: bool) -> None:
+    def record_now(self, provider: str, country: str, failure: str | None) -> None:
         """Record an outcome learnt outside a send (a delivery receipt)."""
         batch = Batch(self.client)
-        self.record(batch, provider, country, ok, sent=False)
+        self.record(batch, provider, country, failure, sent=False)
         batch.execute()
 
     def states(self, provider: str, country: str | None = None) -> str:

@@ -87,7 +87,7 @@ class Codes:
 
     def digest(self, ref: VerificationRef, code: str) -> bytes:
         """What Redis stores and compares: an HMAC binding the code to its verification slot."""
-        return self._mac("digest", ref.tag, ref.slot, code)[:16]
+        return self._mac("digest", ref.tag, ref.slot, code)[:12]
 
     def is_test_number(self, destination: str) -> bool:
         return destination in self._test_numbers

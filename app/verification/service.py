@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.delivery import phone
-from app.delivery.dispatch import Attempt, Dispatcher, Draft, Outcome
+from app.delivery.dispatch import Attempt, Dispatcher, Draft, Outcome, last_delivered
 from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
 from app.errors import ApiError
 
@@ -100,7 +100,7 @@ class VerificationService:
             resend_after, last = self._resend(ref, now, req.channel)
             code = self.codes.code(ref.id, target.to)
             if plan is not None:
-                plan = self.router.plan(target.country, req.channel, ref.id, avoid=last or None)
+                plan = self.router.plan(target.country, req.channel, ref.id, avoid=last)
         route: dict[str, Any] = {"provider": None, "own_numbers": False, "test_number": True}
         if plan is not None:
             minutes = math.ceil(self.store.limits.ttl / 60)
@@ -116,7 +116,7 @@ class VerificationService:
             "route": route,
         }
 
-    def _resend(self, ref: VerificationRef, now: int, channel: str) -> tuple[int, str]:
+    def _resend(self, ref: VerificationRef, now: int, channel: str) -> tuple[int, str | None]:
         reply = self.store.resend(ref, now, channel)
         status = reply[0]
         if status == "cooldown":
@@ -137,7 +137,7 @@ class VerificationService:
             raise _phone_limited(int(reply[1]))
         if status == "not_found":  # expired or answered between the two scripts
             raise ApiError("rate_limited", "Try again.", {"reason": "race"}, retry_after=1)
-        return int(float(reply[2])), str(reply[3])
+        return int(float(reply[2])), last_delivered(reply[3] or "")
 
     def _deliver(self, plan: Plan, draft: Draft) -> dict[str, Any]:
         outcome = self.dispatcher.run(plan, draft)
@@ -194,10 +194,25 @@ class VerificationService:
             "purpose": fields["pu"],
             "to": masked,
             "country": fields.get("cc") or None,
-            "expires_at": int(fields["e"]),
+            "expires_at": int(time.time()) + int(fields["ttl"]),
             "sends": int(fields["n"]),
             "attempts": attempts,
+            "route": self._route_now(verification_id, fields),
         }
+
+    def _route_now(self, verification_id: str, fields: dict[str, str]) -> dict[str, object]:
+        """The plan a send of this verification would follow now, with every step's reason."""
+        try:
+            avoid = last_delivered(fields.get("at", ""))
+            plan = self.router.plan(fields["cc"], fields["c"], verification_id, avoid)
+        except ApiError as exc:
+            return {"error": exc.code, **exc.details}
+        return plan.explain()
+
+    def last_provider(self, ref: VerificationRef) -> str | None:
+        """The provider that last delivered a pending verification's code, if any."""
+        fields = self.store.load(ref, any_rand=True)
+        return last_delivered(fields.get("at", "")) if fields else None
 
     def cancel(self, verification_id: str) -> dict[str, Any]:
         ref = self.codes.parse_id(verification_id)

@@ -79,16 +79,20 @@ class Store:
     def cancel(self, ref: VerificationRef) -> bool:
         return bool(self._run("cancel", [ref.key], [ref.rand])[0])
 
-    def record(
-        self, batch: Batch, ref: VerificationRef, lines: str, delivered_by: str, failed: bool
-    ) -> None:
+    def record(self, batch: Batch, ref: VerificationRef, lines: str, failed: bool) -> None:
         """Queue the attempts of one send on `batch`."""
-        args = [ref.rand, lines, delivered_by, "f" if failed else ""]
+        args = [ref.rand, lines, "f" if failed else ""]
         batch.script(self._scripts["record"], [ref.key], args)
 
-    def load(self, ref: VerificationRef) -> dict[str, str] | None:
-        """The verification's fields (without the digest), or None if unknown or expired."""
-        raw = self.client.hgetall(ref.key)
-        if not raw or _text(raw.get(b"r")) != ref.rand:
+    def load(self, ref: VerificationRef, any_rand: bool = False) -> dict[str, str] | None:
+        """The verification's fields (without the digest) and its seconds to live under
+        "ttl", or None if unknown or expired."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(ref.key)
+        pipe.ttl(ref.key)
+        raw, ttl = pipe.execute()
+        if not raw or (not any_rand and _text(raw.get(b"r")) != ref.rand):
             return None
-        return {_text(k): _text(v) for k, v in raw.items() if k != b"h"}
+        fields = {_text(k): _text(v) for k, v in raw.items() if k != b"h"}
+        fields["ttl"] = str(max(0, ttl))
+        return fields

@@ -49,7 +49,7 @@ class ConsoleProvider:
         return cls(name, channels, None)
 
     def send(self, message: Message) -> SendResult:
-        message_id = "console-" + secrets.token_hex(6)
+        message_id = "console-" + secrets.token_hex(4)
         print(f"[{self.name}] {message.channel} to {message.to}: {message.text}", file=sys.stderr)
         if self.outbox is not None:
             self.outbox.push(

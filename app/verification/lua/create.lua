@@ -13,7 +13,7 @@ local wait, hb, hc, db, dc = quota_check(qkey, now, tonumber(ARGV[6]), tonumber(
 if wait > 0 then return {'limited', wait} end
 redis.call('DEL', key)
 redis.call('HSET', key, 'r', ARGV[1], 's', 'p', 'h', ARGV[2], 'w', 0, 'n', 1,
-  'nx', now + tonumber(ARGV[5]), 'e', now + ttl, unpack(ARGV, 8))
+  'nx', now + tonumber(ARGV[5]), unpack(ARGV, 8))
 redis.call('EXPIRE', key, ttl)
 quota_take(qkey, hb, hc, db, dc)
 return {'created', ARGV[1]}

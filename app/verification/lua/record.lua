@@ -1,13 +1,12 @@
 -- Record the delivery attempts of one send on its verification.
 -- KEYS[1]  verification hash
 -- ARGV[1]  rand   ARGV[2] attempt lines to append (newline-terminated)
--- ARGV[3]  provider that accepted the message, or ''   ARGV[4] 'f' to mark failed, or ''
+-- ARGV[3]  'f' to mark failed, or ''
 -- Returns 1 when recorded, 0 when the verification is gone or replaced.
 local key = KEYS[1]
 if redis.call('HGET', key, 'r') ~= ARGV[1] then return 0 end
 redis.call('HSET', key, 'at', (redis.call('HGET', key, 'at') or '') .. ARGV[2])
-if ARGV[3] ~= '' then redis.call('HSET', key, 'lp', ARGV[3]) end
-if ARGV[4] ~= '' and redis.call('HGET', key, 's') == 'p' then
-  redis.call('HSET', key, 's', ARGV[4])
+if ARGV[3] ~= '' and redis.call('HGET', key, 's') == 'p' then
+  redis.call('HSET', key, 's', ARGV[3])
 end
 return 1
