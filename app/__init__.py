@@ -20,7 +20,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     built = services.build(settings)
     app.extensions["otp"] = built
     _register_blueprints(app, settings.development)
@@ -32,9 +33,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask, development: bool) -> None:
-    from app.api import dev, ops, otp
+    from app.api import callbacks, dev, ops, otp
 
     app.register_blueprint(otp.bp)
+    app.register_blueprint(callbacks.bp)
     app.register_blueprint(ops.bp)
     if development:
         app.register_blueprint(dev.bp)

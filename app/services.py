@@ -18,6 +18,7 @@ from app.delivery.health import Health
 from app.delivery.providers import provider_class
 from app.delivery.providers.base import ConfigError, Provider
 from app.delivery.providers.console import ConsoleProvider, Outbox
+from app.delivery.receipts import Receipts
 from app.delivery.routing import Router
 from app.delivery.templates import Templates
 from app.verification.codes import Codes
@@ -39,6 +40,7 @@ class Services:
     signer: TokenSigner
     service: VerificationService
     outbox: Outbox | None
+    receipts: Receipts
 
 
 def development_secrets(data_dir: Path) -> dict[str, str]:
@@ -102,7 +104,8 @@ def build(settings: settings_module.Settings) -> Services:
     providers = build_providers(routing, settings.send_timeout, outbox)
     router = Router(routing, health.snapshot)
     templates = Templates(settings.issuer, routing.templates)
-    dispatcher = Dispatcher(providers, health, store, templates, settings.plan_budget)
+    receipts = Receipts(client, store, health, providers)
+    dispatcher = Dispatcher(providers, health, store, receipts, templates, settings.plan_budget)
     signer = TokenSigner(signing_key, settings.issuer, settings.token_ttl)
     codes = Codes(secret, settings.code_length, settings.test_numbers)
     service = VerificationService(store, codes, router, dispatcher, signer)
@@ -118,4 +121,5 @@ def build(settings: settings_module.Settings) -> Services:
         signer,
         service,
         outbox,
+        receipts,
     )

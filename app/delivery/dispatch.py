@@ -18,6 +18,7 @@ from app.verification.store import Store
 
 from .health import HALF_OPEN, Health
 from .providers.base import FailureClass, Message, Provider, ProviderError
+from .receipts import Receipts
 from .routing import Plan, Step
 from .templates import Templates
 
@@ -107,12 +108,14 @@ class Dispatcher:
         providers: Mapping[str, Provider],
         health: Health,
         store: Store,
+        receipts: Receipts,
         templates: Templates,
         budget: float,
     ) -> None:
         self.providers = providers
         self.health = health
         self.store = store
+        self.receipts = receipts
         self.templates = templates
         self.budget = budget
 
@@ -196,6 +199,9 @@ class Dispatcher:
         batch = Batch(self.store.client)
         lines = "".join(a.line() for a in outcome.attempts)
         self.store.record(batch, draft.ref, lines, failed=outcome.delivered is None)
+        if outcome.delivered:
+            delivered = outcome.delivered
+            self.receipts.remember(batch, delivered.provider, delivered.message_id, draft.ref.id)
         for attempt in outcome.attempts:
             if attempt.outcome in {"sent", "failed"}:
                 # A refused recipient says nothing bad about the provider.

@@ -187,6 +187,11 @@ class VerificationService:
         to = fields["to"]
         masked = phone.mask_email(to) if fields.get("c") == "email" else phone.mask(to)
         attempts = [Attempt.parse(line) for line in fields.get("at", "").splitlines() if line]
+        reports = [line.split("|") for line in fields.get("rc", "").splitlines() if line]
+        for attempt in attempts:
+            for message_id, status, code in reports:
+                if message_id == attempt["message_id"]:
+                    attempt["delivery"] = {"status": status, "code": code or None}
         return {
             "id": verification_id,
             "status": STATUS_NAMES.get(fields["s"], fields["s"]),

@@ -48,7 +48,7 @@ class Store:
         self.limits = limits
         self._scripts = {
             name: client.register_script(_script_source(name))
-            for name in ("create", "resend", "verify", "cancel", "record")
+            for name in ("create", "resend", "verify", "cancel", "record", "receipt")
         }
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
@@ -83,6 +83,10 @@ class Store:
         """Queue the attempts of one send on `batch`."""
         args = [ref.rand, lines, "f" if failed else ""]
         batch.script(self._scripts["record"], [ref.key], args)
+
+    def receipt(self, ref: VerificationRef, message_id: str, status: str, code: str) -> list[Any]:
+        """Record a delivery report: ['new', country], ['seen'] or ['gone']."""
+        return self._run("receipt", [ref.key], [ref.rand, message_id, status, code])
 
     def load(self, ref: VerificationRef, any_rand: bool = False) -> dict[str, str] | None:
         """The verification's fields (without the digest) and its seconds to live under

@@ -1,0 +1,67 @@
+"""Delivery receipts: a provider's report updates the attempt it is about and feeds health."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.batch import Batch
+from app.errors import ApiError
+from app.verification.codes import Codes
+from app.verification.store import Store
+
+from .health import ROUTE_FAILURE, Health
+from .providers.base import CallbackRequest, Provider, Receipt, ReceiptRejected
+
+log = logging.getLogger(__name__)
+
+
+def index_key(provider: str, message_id: str) -> str:
+    """Which verification a provider's message id belongs to."""
+    return f"otp:msg:{{{provider}:{message_id}}}"
+
+
+def takes_receipts(provider: Provider) -> bool:
+    return callable(getattr(provider, "parse_receipts", None))
+
+
+class Receipts:
+    def __init__(
+        self, client: Any, store: Store, health: Health, providers: dict[str, Provider]
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.health = health
+        self.providers = providers
+
+    def remember(self, batch: Batch, provider: str, message_id: str, verification_id: str) -> None:
+        """Queue the message id -> verification index, for providers that report back."""
+        if takes_receipts(self.providers[provider]):
+            batch.pipe.set(
+                index_key(provider, message_id), verification_id, ex=self.store.limits.ttl
+            )
+
+    def accept(self, provider_name: str, request: CallbackRequest) -> int:
+        """Check and apply one callback request; returns how many reports were new."""
+        provider = self.providers.get(provider_name)
+        if provider is None or not takes_receipts(provider):
+            raise ApiError("not_found", f"No provider {provider_name!r} takes delivery receipts.")
+        try:
+            receipts: list[Receipt] = provider.parse_receipts(request)  # type: ignore[attr-defined]
+        except ReceiptRejected as exc:
+            log.warning("receipt refused", extra={"provider": provider_name, "reason": str(exc)})
+            raise ApiError("forbidden", "The receipt's signature does not check out.") from exc
+        return sum(self._apply(provider_name, receipt) for receipt in receipts)
+
+    def _apply(self, provider: str, receipt: Receipt) -> bool:
+        verification_id = self.client.get(index_key(provider, receipt.message_id))
+        ref = Codes.parse_id(verification_id.decode()) if verification_id else None
+        if ref is None:
+            return False  # unknown or expired: accepted and ignored, or the provider retries
+        code = receipt.provider_code or ""
+        reply = self.store.receipt(ref, receipt.message_id, receipt.status, code)
+        if reply[0] != "new":
+            return False  # a repeated report, or the verification is gone: harmless
+        if receipt.status != "delivered":
+            self.health.record_now(provider, reply[1], ROUTE_FAILURE)
+        return True
