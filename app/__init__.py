@@ -33,10 +33,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask, development: bool) -> None:
-    from app.api import callbacks, dev, ops, otp
+    from app.api import callbacks, dev, openapi, ops, otp
 
     app.register_blueprint(otp.bp)
     app.register_blueprint(callbacks.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(ops.bp)
     if development:
         app.register_blueprint(dev.bp)

@@ -1,0 +1,413 @@
+"""The OpenAPI 3.1 document, built from the app's routes and the endpoints' marshmallow schemas."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import functools
+import hashlib
+import re
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from marshmallow import Schema
+
+from app.errors import STATUS
+
+from . import responses as r
+from .schemas import CodeRequestSchema, VerifySchema
+
+bp = Blueprint("openapi", __name__)
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+_IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
+_RULE_ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+_PATH_PARAMETER = re.compile(r"{([^{}]+)}")
+_INLINE_BLOCK = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+
+
+@bp.get("/openapi.json")
+def document() -> Response:
+    """This service's OpenAPI 3.1 document."""
+    return jsonify(spec_for(current_app))
+
+
+@bp.get("/docs")
+def docs() -> Response:
+    """The document, rendered for a person by a self-contained page."""
+    page, policy = _docs_page()
+    return Response(page, mimetype="text/html", headers={"Content-Security-Policy": policy})
+
+
+@functools.cache
+def _docs_page() -> tuple[str, str]:
+    """The page, and a policy that lets it run its own inline code and load only the document."""
+    page = resources.files("app").joinpath("static/docs.html").read_text(encoding="utf-8")
+    allowed = {"script": "", "style": ""}
+    for kind, code in _INLINE_BLOCK.findall(page):
+        digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+        allowed[kind] += f" 'sha256-{digest}'"
+    policy = (
+        f"default-src 'none'; connect-src 'self'; script-src{allowed['script']}; "
+        f"style-src{allowed['style']}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return page, policy
+
+
+def spec_for(app: Flask) -> dict[str, Any]:
+    """The app's document, built on first use and kept for the app's life."""
+    built: dict[str, Any] | None = app.extensions.get("openapi")
+    if built is None:
+        built = app.extensions["openapi"] = build(app)
+    return built
+
+
+def build(app: Flask) -> dict[str, Any]:
+    """Describe every route of the app's url_map; a route not in OPERATIONS is flagged."""
+    spec = APISpec(
+        title="OTP verification service",
+        version=API_VERSION,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin()],
+        info={"description": _overview()},
+        tags=TAGS,
+    )
+    spec.components.header("RetryAfter", RETRY_AFTER)
+    for path, methods in _route_methods(app).items():
+        operations = {
+            method: _operation(path, method, app.view_functions[endpoint])
+            for method, endpoint in methods.items()
+        }
+        spec.path(path=path, operations=operations, parameters=_path_parameters(path))
+    return spec.to_dict()
+
+
+def _route_methods(app: Flask) -> dict[str, dict[str, str]]:
+    """OpenAPI path -> method -> endpoint, for every rule but static files."""
+    paths: dict[str, dict[str, str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.rpartition(".")[2] == "static":
+            continue
+        path = _RULE_ARGUMENT.sub(r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - _IMPLICIT_METHODS):
+            paths.setdefault(path, {})[method.lower()] = rule.endpoint
+    return paths
+
+
+def _operation(path: str, method: str, view: Callable[..., Any]) -> dict[str, Any]:
+    described = OPERATIONS.get((path, method))
+    if described is not None:
+        return copy.deepcopy(described)  # apispec resolves schemas in place
+    summary = (view.__doc__ or path).strip().splitlines()[0]
+    return {
+        "summary": summary,
+        "x-undescribed": True,
+        "responses": {"default": {"description": "Not described in this document yet."}},
+    }
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    parameters = []
+    for name in _PATH_PARAMETER.findall(path):
+        parameter = {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+        if name in PATH_PARAMETERS:
+            description, example = PATH_PARAMETERS[name]
+            parameter |= {"description": description, "example": example}
+        parameters.append(parameter)
+    return parameters
+
+
+def _overview() -> str:
+    by_status = sorted(STATUS.items(), key=lambda item: item[1])
+    codes = "\n".join(f"- `{code}`: {status}" for code, status in by_status)
+    return (
+        "Issues one-time codes, delivers them through SMS, voice, WhatsApp or e-mail providers "
+        "chosen per destination country, and verifies them. An approved verification returns an "
+        "EdDSA-signed JWT whose keys are published at `/.well-known/jwks.json`.\n\n"
+        'Every error answers `{"error": {"code", "message", "details"}}`; clients branch on '
+        "`code`, never on `message`. `rate_limited` and `unavailable` carry a `Retry-After` "
+        "header. Any path answers `method_not_allowed` (405) to a method it does not list, and "
+        "`internal_error` (500) on an unexpected fault. The codes and their statuses:\n\n" + codes
+    )
+
+
+def _named(examples: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: {"value": value} for name, value in examples.items()}
+
+
+def _json(description: str, schema: type[Schema]) -> dict[str, Any]:
+    """A JSON answer of `schema`, with its examples from responses.EXAMPLES."""
+    content = {"schema": schema, "examples": _named(r.EXAMPLES[schema])}
+    return {"description": description, "content": {"application/json": content}}
+
+
+def _text(description: str, media_type: str, example: str) -> dict[str, Any]:
+    content = {"schema": {"type": "string"}, "example": example}
+    return {"description": description, "content": {media_type: content}}
+
+
+def _errors(*names: str) -> dict[str, Any]:
+    """Error answers by status, one example per name of responses.ERROR_EXAMPLES, plus 500."""
+    grouped: dict[int, dict[str, Any]] = {}
+    for name in (*names, "internal_error"):
+        status, body = r.ERROR_EXAMPLES[name]
+        summary = name.replace(".", ": ")
+        grouped.setdefault(status, {})[name] = {"summary": summary, "value": body}
+    return {str(status): _error_answer(grouped[status]) for status in sorted(grouped)}
+
+
+def _error_answer(examples: dict[str, Any]) -> dict[str, Any]:
+    codes = list(dict.fromkeys(e["value"]["error"]["code"] for e in examples.values()))
+    content = {"schema": r.ErrorSchema, "examples": examples}
+    answer = {"description": ", ".join(codes), "content": {"application/json": content}}
+    if {"rate_limited", "unavailable"} & set(codes):
+        answer["headers"] = {"Retry-After": "RetryAfter"}
+    return answer
+
+
+def _body(schema: type[Schema], description: str, examples: dict[str, Any]) -> dict[str, Any]:
+    content = {"schema": schema, "examples": _named(examples)}
+    return {"required": True, "description": description, "content": {"application/json": content}}
+
+
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again; sent with rate_limited and unavailable.",
+    "schema": {"type": "integer", "minimum": 1},
+    "example": 30,
+}
+
+TAGS = [
+    {"name": "verification", "description": "Request, check, inspect and cancel one-time codes."},
+    {"name": "callbacks", "description": "Delivery receipts posted by the providers."},
+    {"name": "operations", "description": "Liveness, readiness, metrics and token keys."},
+    {"name": "documentation", "description": "This document and its rendering."},
+    {"name": "development", "description": "Served only with OTP_ENV=development."},
+]
+
+PATH_PARAMETERS = {
+    "verification_id": ("The `id` answered by POST /otp/request.", r.SAMPLE_ID),
+    "provider": ("A provider name from the routing file.", "twilio"),
+}
+
+REQUEST_DESCRIPTION = (
+    "`phone` in E.164, or national with the ISO `country`; `channel` is `sms` (default), "
+    "`voice`, `whatsapp` or `email` (which needs `email` instead of `phone`); `purpose` "
+    "(default `login`) separates verifications of one destination; `locale` picks the message "
+    "template. Unknown fields are refused."
+)
+
+VERIFY_DESCRIPTION = (
+    "The `code` with either the verification `id`, or the `phone` (or `email`) and `purpose` "
+    "it was requested for. Unknown fields are refused."
+)
+
+REQUEST_EXAMPLES = {
+    "sms": {"phone": "+8613800138000"},
+    "national": {"phone": "13800138000", "country": "CN", "purpose": "signup", "locale": "zh-CN"},
+    "voice": {"phone": "+442079460018", "channel": "voice"},
+    "email": {"channel": "email", "email": "ada@example.com", "purpose": "reset_password"},
+}
+
+VERIFY_EXAMPLES = {
+    "by_id": {"id": r.SAMPLE_ID, "code": "779283"},
+    "by_phone": {"phone": "+8613800138000", "purpose": "login", "code": "779283"},
+    "by_email": {"email": "ada@example.com", "purpose": "reset_password", "code": "779283"},
+}
+
+RECEIPT_FORM = {
+    "MessageSid": "SM1f0e8ae6ade43cb3c0ce4525424e404f",
+    "MessageStatus": "delivered",
+    "To": "+14155550123",
+    "AccountSid": "AC0123456789abcdef0123456789abcdef",
+}
+RECEIPT_JSON = [
+    {
+        "user_receive_time": "2025-01-01 12:00:05",
+        "nationcode": "86",
+        "mobile": "13800138000",
+        "report_status": "SUCCESS",
+        "errmsg": "DELIVRD",
+        "description": "user received",
+        "sid": "2019:538884*********",
+    }
+]
+
+METRICS_EXAMPLE = (
+    "# HELP otp_verifications_created_total Verifications created.\n"
+    "# TYPE otp_verifications_created_total counter\n"
+    'otp_verifications_created_total{channel="sms"} 42.0\n'
+)
+
+RECEIPTS_BODY = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+            "examples": {"twilio": {"value": RECEIPT_FORM}},
+        },
+        "application/json": {
+            "schema": {"type": ["object", "array"]},
+            "examples": {"tencent": {"value": RECEIPT_JSON}},
+        },
+    },
+}
+
+DOCUMENT_ANSWER = {
+    "description": "The OpenAPI 3.1 document.",
+    "content": {
+        "application/json": {
+            "schema": {"type": "object"},
+            "example": {"openapi": "3.1.0", "info": {"title": "OTP verification service"}},
+        }
+    },
+}
+
+OUTBOX_TO = {
+    "in": "query",
+    "name": "to",
+    "description": "Only messages to this E.164 number or e-mail address.",
+    "schema": {"type": "string"},
+    "example": "+8613800138000",
+}
+
+_BODY_ERRORS = ("validation_error", "payload_too_large", "unsupported_media_type")
+_SEND_LIMITS = ("rate_limited.resend_cooldown", "rate_limited.max_sends")
+
+
+def _op(
+    tag: str, summary: str, description: str, answers: dict[str, Any], **more: Any
+) -> dict[str, Any]:
+    """One operation: its tag, words, answers and any more fields (requestBody, parameters)."""
+    words = {"tags": [tag], "summary": summary, "description": description}
+    return {**words, **more, "responses": answers}
+
+
+OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("/otp/request", "post"): _op(
+        "verification",
+        "Send a one-time code",
+        "Creates a verification and sends its code through the route planned for the "
+        "destination's country. A second request for the same destination and purpose while "
+        "one is pending resends it (same `id`), once `resend_after` seconds have passed.",
+        {
+            "202": _json("The code is on its way.", r.CodeRequestedSchema),
+            **_errors(
+                *_BODY_ERRORS,
+                "invalid_phone",
+                "unsupported_channel",
+                "country_not_allowed",
+                "no_route",
+                "delivery_failed.permanent",
+                "rate_limited.client_ip",
+                *_SEND_LIMITS,
+                "rate_limited.destination_quota",
+                "delivery_failed",
+                "unavailable",
+            ),
+        },
+        requestBody=_body(CodeRequestSchema, REQUEST_DESCRIPTION, REQUEST_EXAMPLES),
+    ),
+    ("/otp/verify", "post"): _op(
+        "verification",
+        "Check a code",
+        "One atomic check: of any number of concurrent correct submissions exactly one is "
+        "approved. A wrong code says how many attempts are left; when none are, the "
+        "verification is burned (`too_many_attempts`).",
+        {
+            "200": _json("Approved, with a signed token.", r.ApprovedSchema),
+            **_errors(
+                *_BODY_ERRORS,
+                "invalid_code",
+                "invalid_phone",
+                "unsupported_channel",
+                "not_found",
+                "too_many_attempts",
+                "rate_limited.client_ip",
+                "unavailable",
+            ),
+        },
+        requestBody=_body(VerifySchema, VERIFY_DESCRIPTION, VERIFY_EXAMPLES),
+    ),
+    ("/otp/{verification_id}", "get"): _op(
+        "verification",
+        "Look up a verification",
+        "Its status, masked destination, expiry, every delivery attempt, and the route a send "
+        "would take now.",
+        {
+            "200": _json("The verification.", r.VerificationStatusSchema),
+            **_errors("not_found", "unavailable"),
+        },
+    ),
+    ("/otp/{verification_id}/cancel", "post"): _op(
+        "verification",
+        "Cancel a pending verification",
+        "Its code can no longer be approved. No request body.",
+        {"200": _json("Cancelled.", r.CancelledSchema), **_errors("not_found", "unavailable")},
+    ),
+    ("/otp/callbacks/{provider}", "post"): _op(
+        "callbacks",
+        "Take a provider's delivery receipts",
+        "Called by the providers, not by clients. The body is the provider's own format (form "
+        "or JSON) and is signature-checked; receipts feed provider health and the "
+        "verifications' delivery attempts.",
+        {
+            "200": _json("The receipts were read.", r.CallbackAcceptedSchema),
+            **_errors("forbidden", "not_found", "payload_too_large", "unavailable"),
+        },
+        requestBody=RECEIPTS_BODY,
+    ),
+    ("/healthz", "get"): _op(
+        "operations",
+        "Liveness",
+        "The process answers; says nothing of its dependencies.",
+        {"200": _json("Alive.", r.HealthSchema), **_errors()},
+    ),
+    ("/readyz", "get"): _op(
+        "operations",
+        "Readiness",
+        "Redis answers and the routing file is loaded.",
+        {"200": _json("Ready to serve.", r.ReadinessSchema), **_errors("unavailable.readiness")},
+    ),
+    ("/metrics", "get"): _op(
+        "operations",
+        "Prometheus metrics",
+        "Prometheus text exposition format, summed over every worker process.",
+        {"200": _text("The metrics.", "text/plain; version=0.0.4", METRICS_EXAMPLE), **_errors()},
+    ),
+    ("/.well-known/jwks.json", "get"): _op(
+        "operations",
+        "Token keys",
+        "The public keys that verify approval tokens (EdDSA, Ed25519).",
+        {"200": _json("The key set.", r.JwksSchema), **_errors()},
+    ),
+    ("/openapi.json", "get"): _op(
+        "documentation",
+        "This document",
+        "The OpenAPI 3.1 document of every route this instance serves.",
+        {"200": DOCUMENT_ANSWER, **_errors()},
+    ),
+    ("/docs", "get"): _op(
+        "documentation",
+        "This document, for a person",
+        "A self-contained page that renders /openapi.json; it loads nothing else.",
+        {"200": _text("The page.", "text/html", "<!doctype html><title>API</title>"), **_errors()},
+    ),
+    ("/dev/outbox", "get"): _op(
+        "development",
+        "Messages sent by the console provider",
+        "The last messages, newest first, codes in clear. Development mode only.",
+        {"200": _json("The messages.", r.OutboxSchema), **_errors("unavailable")},
+        parameters=[OUTBOX_TO],
+    ),
+    ("/demo", "get"): _op(
+        "development",
+        "Try the service in a browser",
+        "A page that requests and verifies a code. Development mode only.",
+        {"200": _text("The page.", "text/html", "<!doctype html><title>demo</title>"), **_errors()},
+    ),
+}
