@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cli, errors, ratelimit, services
+from app import cli, errors, logs, metrics, ratelimit, services
 from app import settings as settings_module
 
 
@@ -28,12 +27,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     ratelimit.init_app(app, built.redis_url, built.redis)
     app.cli.add_command(cli.otp)
-    logging.basicConfig(level=logging.INFO)
+    logs.configure()
+    logs.init_app(app)
+    metrics.init_app(app)
     return app
 
 
 def _register_blueprints(app: Flask, development: bool) -> None:
-    from app.api import callbacks, dev, openapi, ops, otp
+    from app.api import callbacks, demo, dev, openapi, ops, otp
 
     app.register_blueprint(otp.bp)
     app.register_blueprint(callbacks.bp)
@@ -41,3 +42,4 @@ def _register_blueprints(app: Flask, development: bool) -> None:
     app.register_blueprint(ops.bp)
     if development:
         app.register_blueprint(dev.bp)
+        app.register_blueprint(demo.bp)

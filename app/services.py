@@ -25,6 +25,7 @@ from app.verification.codes import Codes
 from app.verification.service import VerificationService
 from app.verification.store import Limits, Store
 from app.verification.tokens import TokenSigner, generate_pem
+from app.webhooks import Webhooks
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Services:
     service: VerificationService
     outbox: Outbox | None
     receipts: Receipts
+    webhooks: Webhooks
 
 
 def development_secrets(data_dir: Path) -> dict[str, str]:
@@ -108,7 +110,8 @@ def build(settings: settings_module.Settings) -> Services:
     dispatcher = Dispatcher(providers, health, store, receipts, templates, settings.plan_budget)
     signer = TokenSigner(signing_key, settings.issuer, settings.token_ttl)
     codes = Codes(secret, settings.code_length, settings.test_numbers)
-    service = VerificationService(store, codes, router, dispatcher, signer)
+    webhooks = Webhooks(client, routing.webhooks)
+    service = VerificationService(store, codes, router, dispatcher, signer, webhooks)
     return Services(
         settings,
         redis_url,
@@ -122,4 +125,5 @@ def build(settings: settings_module.Settings) -> Services:
         service,
         outbox,
         receipts,
+        webhooks,
     )

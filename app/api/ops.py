@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 from redis.exceptions import RedisError
 
+from app import metrics
 from app.errors import ApiError
 
 bp = Blueprint("ops", __name__)
@@ -27,6 +28,14 @@ def readyz() -> Response:
             "unavailable", "Redis does not answer.", {"redis": str(exc)}, retry_after=5
         ) from exc
     return jsonify({"status": "ready", "routing": services.routing.source})
+
+
+@bp.get("/metrics")
+def prometheus() -> Response:
+    """Prometheus text format, added up over every gunicorn worker."""
+    services = current_app.extensions["otp"]
+    body = metrics.render(services.health, sorted(services.providers))
+    return Response(body, mimetype="text/plain; version=0.0.4")
 
 
 @bp.get("/.well-known/jwks.json")

@@ -16,6 +16,8 @@ from typing import Any
 import phonenumbers
 import yaml
 
+from app.webhooks import config as webhook_config
+
 from . import templates
 from .health import BreakerSettings
 
@@ -94,6 +96,7 @@ class RoutingConfig:
     channels: frozenset[str] = CHANNELS
     templates: dict[str, dict[str, str]] = field(default_factory=dict)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    webhooks: tuple[webhook_config.Endpoint, ...] = ()
 
 
 class _Reader:
@@ -190,6 +193,7 @@ def parse(raw: Any, source: str, env: Mapping[str, str]) -> RoutingConfig:
         channels=channels,
         templates=_templates(reader, doc.get("templates")),
         breaker=_breaker(reader, doc.get("breaker")),
+        webhooks=_webhooks(reader, doc.get("webhooks")),
     )
     unknown = set(doc) - _TOP_LEVEL
     if unknown:
@@ -198,6 +202,7 @@ def parse(raw: Any, source: str, env: Mapping[str, str]) -> RoutingConfig:
 
 
 _TOP_LEVEL = {
+    "webhooks",
     "providers",
     "channels",
     "regions",
@@ -356,3 +361,21 @@ def _breaker(reader: _Reader, raw: Any) -> BreakerSettings:
     if not isinstance(ratio, int | float) or not 0 < ratio <= 1:
         raise reader.fail("breaker.ratio", "must be a number above 0 and at most 1")
     return BreakerSettings(ratio=float(ratio), **values)
+
+
+def _webhooks(reader: _Reader, raw: Any) -> tuple[webhook_config.Endpoint, ...]:
+    """Business-system webhooks, ${VAR} resolved; their secrets only from the environment."""
+    entries = []
+    for i, entry in enumerate(reader.items(raw, "webhooks")):
+        if isinstance(entry, dict):
+            entry = {
+                # The rotation's end is a date, though its name contains "secret".
+                name: reader.setting(
+                    "until" if name == "previous_secret_until" else name,
+                    value,
+                    f"webhooks[{i}].{name}",
+                )
+                for name, value in entry.items()
+            }
+        entries.append(entry)
+    return tuple(webhook_config.parse(entries, reader.source))

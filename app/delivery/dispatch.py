@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app import metrics
 from app.batch import Batch
 from app.verification.codes import VerificationRef
 from app.verification.store import Store
@@ -149,6 +150,12 @@ class Dispatcher:
         else:
             self._send(step, draft, attempt)
         attempt.finished = time.time()
+        metrics.SENDS.labels(step.provider, draft.country, step.channel, attempt.outcome).inc()
+        if attempt.outcome in {"sent", "failed"}:
+            latency = attempt.finished - attempt.started
+            metrics.PROVIDER_LATENCY.labels(step.provider).observe(latency)
+        if attempt.outcome == "sent" and step.own_numbers:
+            metrics.OWN_NUMBERS.labels(draft.country).inc()
         log.info(
             "send attempt",
             extra={

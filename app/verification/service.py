@@ -7,10 +7,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from app import metrics
 from app.delivery import phone
 from app.delivery.dispatch import Attempt, Dispatcher, Draft, Outcome, last_delivered
 from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
 from app.errors import ApiError
+from app.webhooks import Webhooks
 
 from .codes import Codes, VerificationRef
 from .store import STATUS_NAMES, Store
@@ -48,12 +50,14 @@ class VerificationService:
         router: Router,
         dispatcher: Dispatcher,
         signer: TokenSigner,
+        webhooks: Webhooks,
     ) -> None:
         self.store = store
         self.codes = codes
         self.router = router
         self.dispatcher = dispatcher
         self.signer = signer
+        self.webhooks = webhooks
 
     def target(self, req: CodeRequest) -> Target:
         """Rule 1: parse and classify the destination before anything is stored."""
@@ -81,7 +85,7 @@ class VerificationService:
         target = self.target(req)
         ref = self.codes.ref_for(target.to, req.purpose)
         test_number = self.codes.is_test_number(target.to)
-        plan = None if test_number else self.router.plan(target.country, req.channel, ref.id)
+        plan = None if test_number else self._plan(target.country, req.channel, ref.id, None)
         now = int(time.time())
         fields = {
             "to": target.to,
@@ -94,18 +98,25 @@ class VerificationService:
         reply = self.store.create(ref, self.codes.digest(ref, code), now, fields)
         if reply[0] == "limited":
             raise _phone_limited(int(reply[1]))
+        metrics.VERIFICATIONS.labels("created" if reply[0] == "created" else "resent").inc()
         resend_after = self.store.limits.resend_cooldown
         if reply[0] == "pending":
             ref = ref.with_rand(reply[1])
             resend_after, last = self._resend(ref, now, req.channel)
             code = self.codes.code(ref.id, target.to)
             if plan is not None:
-                plan = self.router.plan(target.country, req.channel, ref.id, avoid=last)
+                plan = self._plan(target.country, req.channel, ref.id, last)
         route: dict[str, Any] = {"provider": None, "own_numbers": False, "test_number": True}
         if plan is not None:
             minutes = math.ceil(self.store.limits.ttl / 60)
             draft = Draft(ref, target.to, target.country, req.purpose, req.locale, code, minutes)
-            route = self._deliver(plan, draft)
+            route = self._deliver(plan, draft, req.channel, target.masked)
+        if reply[0] == "created":
+            data = _event_data(
+                ref.id, "pending", req.channel, target.masked, target.country, req.purpose
+            )
+            expires_at = now + self.store.limits.ttl
+            self.webhooks.schedule_expiry({**data, "provider": route["provider"]}, expires_at)
         return {
             "id": ref.id,
             "status": "pending",
@@ -139,10 +150,25 @@ class VerificationService:
             raise ApiError("rate_limited", "Try again.", {"reason": "race"}, retry_after=1)
         return int(float(reply[2])), last_delivered(reply[3] or "")
 
-    def _deliver(self, plan: Plan, draft: Draft) -> dict[str, Any]:
+    def _plan(self, country: str, channel: str, seed: str, avoid: str | None) -> Plan:
+        try:
+            return self.router.plan(country, channel, seed, avoid)
+        except ApiError as exc:
+            if exc.code == "no_route":
+                metrics.NO_ROUTE.labels(country, channel).inc()
+            raise
+
+    def _deliver(self, plan: Plan, draft: Draft, channel: str, masked: str) -> dict[str, Any]:
         outcome = self.dispatcher.run(plan, draft)
         if outcome.delivered is None:
-            raise _delivery_failed(draft.ref, outcome)
+            metrics.VERIFICATIONS.labels("failed").inc()
+            error = _delivery_failed(draft.ref, outcome)
+            if self.webhooks.wants("delivery.failed"):
+                data = _event_data(
+                    draft.ref.id, "failed", channel, masked, draft.country, draft.purpose
+                )
+                self.webhooks.emit("delivery.failed", {**data, **error.details})
+            raise error
         return {
             "provider": outcome.delivered.provider,
             "own_numbers": outcome.delivered.own_numbers,
@@ -154,16 +180,24 @@ class VerificationService:
         """Check a code in one atomic step; approval returns a signed token."""
         reply = self.store.verify(ref, self.codes.digest(ref, code))
         status = reply[0]
+        metrics.VERIFY_OUTCOMES.labels(status).inc()
         if status == "approved":
-            rand, to, purpose = reply[1], reply[2], reply[3]
+            rand, to, purpose, lines, country = reply[1:6]
             verification_id = ref.with_rand(rand).id
             token = self.signer.sign(to, purpose, verification_id)
+            self._notify("verification.approved", ref.with_rand(rand))
+            metrics.VERIFICATIONS.labels("approved").inc()
+            provider = last_delivered(lines)
+            if provider:
+                metrics.APPROVALS.labels(provider, country).inc()
             return {"id": verification_id, "status": "approved", "token": token}
         if status == "invalid_code":
             raise ApiError(
                 "invalid_code", "The code is not correct.", {"attempts_left": int(reply[1])}
             )
         if status == "too_many_attempts":
+            self._notify("verification.failed", ref)
+            metrics.VERIFICATIONS.labels("failed").inc()
             raise ApiError("too_many_attempts", "Too many wrong codes; request a new one.")
         raise _not_found()
 
@@ -219,11 +253,40 @@ class VerificationService:
         fields = self.store.load(ref, any_rand=True)
         return last_delivered(fields.get("at", "")) if fields else None
 
+    def _notify(self, event: str, ref: VerificationRef) -> None:
+        """Tell the business system what became of a verification: one read, only if wanted."""
+        if not self.webhooks.wants(event):
+            return
+        fields = self.store.load(ref, any_rand=True)
+        if fields is None:
+            return
+        channel = fields["c"]
+        to = phone.mask_email(fields["to"]) if channel == "email" else phone.mask(fields["to"])
+        verification_id, status = ref.with_rand(fields["r"]).id, STATUS_NAMES[fields["s"]]
+        data = _event_data(verification_id, status, channel, to, fields["cc"], fields["pu"])
+        self.webhooks.emit(event, {**data, "provider": last_delivered(fields.get("at", ""))})
+
     def cancel(self, verification_id: str) -> dict[str, Any]:
         ref = self.codes.parse_id(verification_id)
         if ref is None or not self.store.cancel(ref):
             raise _not_found()
+        metrics.VERIFICATIONS.labels("cancelled").inc()
+        self.webhooks.cancel_expiry(verification_id)
         return {"id": verification_id, "status": "cancelled"}
+
+
+def _event_data(
+    verification_id: str, status: str, channel: str, masked: str, country: str, purpose: str
+) -> dict[str, Any]:
+    """What a webhook tells about a verification: never its code, its destination masked."""
+    return {
+        "id": verification_id,
+        "status": status,
+        "channel": channel,
+        "to": masked,
+        "country": country or None,  # e-mail has none
+        "purpose": purpose,
+    }
 
 
 def _phone_limited(retry_after: int) -> ApiError:

@@ -1,0 +1,112 @@
+"""JSON log lines: one per request and one per send attempt, with phone numbers masked.
+
+Every record carries the request id (from `X-Request-ID`, or a new one) when it is written
+inside a request; digit runs that could be a phone number or a code are masked in messages
+and tracebacks, so a log line never carries either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, g, has_request_context, request
+
+# Extra attributes copied from a record into its JSON line when present.
+FIELDS = (
+    "request_id",
+    "verification_id",
+    "method",
+    "path",
+    "endpoint",
+    "status",
+    "latency_ms",
+    "country",
+    "provider",
+    "channel",
+    "outcome",
+    "error_class",
+    "error_code",
+    "reason",
+)
+_PHONE = re.compile(r"\+\d{6,15}")
+_DIGITS = re.compile(r"(?<!\d)\d{4,}(?!\d)")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def mask_text(text: str) -> str:
+    """+8613800138000 -> +86138****8000; any other run of 4+ digits -> ****."""
+    text = _PHONE.sub(lambda m: m.group()[:6] + "****" + m.group()[-4:], text)
+    return _DIGITS.sub("****", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": mask_text(record.getMessage()),
+        }
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = value
+        if record.exc_info:
+            line["exception"] = mask_text(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps records written during a request with that request's id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context() and not hasattr(record, "request_id"):
+            record.request_id = g.get("request_id")
+        return True
+
+
+def configure(level: str = "INFO") -> None:
+    """JSON lines on standard error for the whole process (idempotent)."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    root.handlers = [handler]
+    root.setLevel(level)
+    # botocore at DEBUG would log request bodies, which hold the phone number and the code.
+    logging.getLogger("botocore").setLevel(logging.INFO)
+
+
+def init_app(app: Flask) -> None:
+    """Request ids and one log line per request."""
+    log = logging.getLogger("app.request")
+
+    @app.before_request
+    def start() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        latency = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": mask_text(request.path),
+                "endpoint": request.url_rule.rule if request.url_rule else None,
+                "status": response.status_code,
+                "latency_ms": round(latency, 2),
+                "verification_id": g.get("verification_id"),
+            },
+        )
+        return response
