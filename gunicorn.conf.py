@@ -3,6 +3,8 @@
 import json
 import multiprocessing
 import os
+import shutil
+from pathlib import Path
 
 bind = os.environ.get("OTP_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
@@ -25,3 +27,23 @@ access_log_format = json.dumps(
         "request_id": "%({x-request-id}o)s",
     }
 )
+
+# Every worker writes its metric samples here; /metrics adds them up. Set before the workers
+# import prometheus_client, which reads it once.
+_metrics_dir = Path(
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", str(Path(os.environ.get("OTP_DATA_DIR", "var")) / "metrics")
+    )
+)
+
+
+def on_starting(server: object) -> None:
+    """Samples of an earlier run would be added to this one's."""
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

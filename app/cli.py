@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.delivery import jobs
 from app.delivery import phone as phones
 from app.errors import ApiError
 
@@ -56,3 +57,20 @@ def describe(explained: dict[str, object], avoided: str | None) -> list[str]:
         lines.append("skipped:")
         lines += [f"  - {s['provider']} ({s['channel']}): {s['reason']}" for s in skipped]
     return lines
+
+
+@otp.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run queued deliveries (OTP_DELIVERY=queue); SIGTERM finishes the job in hand first."""
+    from rq import Worker
+
+    services = current_app.extensions["otp"]
+    jobs.bind(services)
+    # One webhook sender in this process, not one per forked job.
+    services.webhooks.autostart = False
+    services.webhooks.start()
+    try:
+        Worker([jobs.QUEUE_NAME], connection=services.redis).work(burst=burst)
+    finally:
+        services.webhooks.stop()

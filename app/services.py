@@ -12,6 +12,7 @@ from typing import Any
 from app import settings as settings_module
 from app import storage
 from app.delivery import config as routing_config
+from app.delivery import jobs
 from app.delivery.config import RoutingConfig, RoutingError
 from app.delivery.dispatch import Dispatcher
 from app.delivery.health import Health
@@ -111,7 +112,8 @@ def build(settings: settings_module.Settings) -> Services:
     signer = TokenSigner(signing_key, settings.issuer, settings.token_ttl)
     codes = Codes(secret, settings.code_length, settings.test_numbers)
     webhooks = Webhooks(client, routing.webhooks)
-    service = VerificationService(store, codes, router, dispatcher, signer, webhooks)
+    queue = jobs.queue(client) if settings.delivery == "queue" else None
+    service = VerificationService(store, codes, router, dispatcher, signer, webhooks, queue)
     return Services(
         settings,
         redis_url,

@@ -43,6 +43,7 @@ class Settings:
     send_timeout: float = 5.0
     plan_budget: float = 15.0
     health_cache_seconds: float = 1.0
+    delivery: str = "inline"
     max_body: int = 16 * 1024
 
 
@@ -62,6 +63,15 @@ def _float(low: float, high: float) -> Callable[[str], float]:
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}")
         return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return raw
 
     return parse
 
@@ -113,6 +123,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "send_timeout": ("OTP_SEND_TIMEOUT", _float(0.1, 60)),
     "plan_budget": ("OTP_PLAN_BUDGET", _float(0.1, 300)),
     "health_cache_seconds": ("OTP_HEALTH_CACHE_SECONDS", _float(0, 60)),
+    "delivery": ("OTP_DELIVERY", _choice("inline", "queue")),
 }
 
 ENV_NAMES = {name: env for name, (env, _) in _FIELDS.items()}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from app.verification.service import CodeRequest, VerificationService
 
@@ -30,10 +32,16 @@ def _code_request(data: dict[str, str]) -> CodeRequest:
     )
 
 
+def _answer(result: dict[str, Any]) -> Response:
+    """The JSON answer; the verification's id also goes into the request's log line."""
+    g.verification_id = result.get("id")
+    return jsonify(result)
+
+
 @bp.post("/request")
 def request_code() -> tuple[Response, int]:
     data = body.load(_request_schema)
-    return jsonify(_service().request(_code_request(data))), 202
+    return _answer(_service().request(_code_request(data))), 202
 
 
 @bp.post("/verify")
@@ -42,7 +50,7 @@ def verify_code() -> Response:
     service = _service()
     target = None if "id" in data else _code_request({**data, "channel": _channel_of(data)})
     ref = service.ref_for_verify(data.get("id"), target)
-    return jsonify(service.verify(ref, data["code"]))
+    return _answer(service.verify(ref, data["code"]))
 
 
 def _channel_of(data: dict[str, str]) -> str:
@@ -51,9 +59,9 @@ def _channel_of(data: dict[str, str]) -> str:
 
 @bp.get("/<verification_id>")
 def show(verification_id: str) -> Response:
-    return jsonify(_service().status(verification_id))
+    return _answer(_service().status(verification_id))
 
 
 @bp.post("/<verification_id>/cancel")
 def cancel(verification_id: str) -> Response:
-    return jsonify(_service().cancel(verification_id))
+    return _answer(_service().cancel(verification_id))

@@ -48,6 +48,10 @@ class VerificationRef:
         """The phone's send counters, in the same slot as its verifications."""
         return f"otp:{{{self.tag}}}:q"
 
+    def marker_key(self, send: int) -> str:
+        """Set once the queue starts a verification's send number `send`."""
+        return f"otp:{{{self.tag}}}:m:{self.slot}{self.rand}:{send}"
+
     def with_rand(self, rand: str) -> VerificationRef:
         return VerificationRef(self.tag, self.slot, rand)
 

@@ -7,8 +7,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from rq import Queue
+
 from app import metrics
-from app.delivery import phone
+from app.delivery import jobs, phone
 from app.delivery.dispatch import Attempt, Dispatcher, Draft, Outcome, last_delivered
 from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
 from app.errors import ApiError
@@ -51,6 +53,7 @@ class VerificationService:
         dispatcher: Dispatcher,
         signer: TokenSigner,
         webhooks: Webhooks,
+        queue: Queue | None = None,
     ) -> None:
         self.store = store
         self.codes = codes
@@ -58,6 +61,7 @@ class VerificationService:
         self.dispatcher = dispatcher
         self.signer = signer
         self.webhooks = webhooks
+        self.queue = queue  # set: deliveries are queued for `flask otp worker`
 
     def target(self, req: CodeRequest) -> Target:
         """Rule 1: parse and classify the destination before anything is stored."""
@@ -87,31 +91,11 @@ class VerificationService:
         test_number = self.codes.is_test_number(target.to)
         plan = None if test_number else self._plan(target.country, req.channel, ref.id, None)
         now = int(time.time())
-        fields = {
-            "to": target.to,
-            "c": req.channel,
-            "pu": req.purpose,
-            "cc": target.country,
-            "lo": req.locale,
-        }
-        code = self.codes.code(ref.id, target.to)
-        reply = self.store.create(ref, self.codes.digest(ref, code), now, fields)
-        if reply[0] == "limited":
-            raise _phone_limited(int(reply[1]))
-        metrics.VERIFICATIONS.labels("created" if reply[0] == "created" else "resent").inc()
-        resend_after = self.store.limits.resend_cooldown
-        if reply[0] == "pending":
-            ref = ref.with_rand(reply[1])
-            resend_after, last = self._resend(ref, now, req.channel)
-            code = self.codes.code(ref.id, target.to)
-            if plan is not None:
-                plan = self._plan(target.country, req.channel, ref.id, last)
-        route: dict[str, Any] = {"provider": None, "own_numbers": False, "test_number": True}
-        if plan is not None:
-            minutes = math.ceil(self.store.limits.ttl / 60)
-            draft = Draft(ref, target.to, target.country, req.purpose, req.locale, code, minutes)
-            route = self._deliver(plan, draft, req.channel, target.masked)
-        if reply[0] == "created":
+        ref, send, resend_after, last = self._create_or_resend(ref, target, req, now)
+        if plan is not None and send > 1:  # rule 8, and the draw of the verification's own id
+            plan = self._plan(target.country, req.channel, ref.id, last)
+        route = self._send(plan, ref, target, req, send)
+        if send == 1:
             data = _event_data(
                 ref.id, "pending", req.channel, target.masked, target.country, req.purpose
             )
@@ -127,7 +111,64 @@ class VerificationService:
             "route": route,
         }
 
-    def _resend(self, ref: VerificationRef, now: int, channel: str) -> tuple[int, str | None]:
+    def _create_or_resend(
+        self, ref: VerificationRef, target: Target, req: CodeRequest, now: int
+    ) -> tuple[VerificationRef, int, int, str | None]:
+        """The verification to send (its ref, send number, resend cooldown, last provider)."""
+        fields = {"to": target.to, "c": req.channel, "pu": req.purpose, "cc": target.country,
+                  "lo": req.locale}  # fmt: skip
+        digest = self.codes.digest(ref, self.codes.code(ref.id, target.to))
+        reply = self.store.create(ref, digest, now, fields)
+        if reply[0] == "limited":
+            raise _phone_limited(int(reply[1]))
+        if reply[0] == "created":
+            metrics.VERIFICATIONS.labels("created").inc()
+            return ref, 1, self.store.limits.resend_cooldown, None
+        ref = ref.with_rand(reply[1])
+        send, resend_after, last = self._resend(ref, now, req.channel)
+        metrics.VERIFICATIONS.labels("resent").inc()
+        return ref, send, resend_after, last
+
+    def _send(
+        self, plan: Plan | None, ref: VerificationRef, target: Target, req: CodeRequest, send: int
+    ) -> dict[str, Any]:
+        """Deliver now, or queue the delivery; a test number gets nothing."""
+        if plan is None:
+            return {"provider": None, "own_numbers": False, "test_number": True}
+        if self.queue is not None:
+            jobs.enqueue(self.queue, ref.id, send, self.store.limits.ttl)
+            return {"provider": None, "own_numbers": False, "queued": True}
+        code = self.codes.code(ref.id, target.to)
+        minutes = math.ceil(self.store.limits.ttl / 60)
+        draft = Draft(ref, target.to, target.country, req.purpose, req.locale, code, minutes)
+        return self._deliver(plan, draft, req.channel, target.masked)
+
+    def deliver_queued(self, verification_id: str, send: int) -> str:
+        """A queued send: nothing when the verification ended, at most once per send."""
+        ref = self.codes.parse_id(verification_id)
+        fields = self.store.load(ref) if ref else None
+        if ref is None or fields is None or fields["s"] != "p":
+            return "skipped"
+        if not self.store.claim_send(ref, send):
+            return "duplicate"
+        last = last_delivered(fields.get("at", "")) if send > 1 else None
+        masked = _masked(fields)
+        try:
+            plan = self._plan(fields["cc"], fields["c"], verification_id, last)
+            minutes = math.ceil(self.store.limits.ttl / 60)
+            code = self.codes.code(verification_id, fields["to"])
+            draft = Draft(
+                ref, fields["to"], fields["cc"], fields["pu"], fields["lo"], code, minutes
+            )
+            self._deliver(plan, draft, fields["c"], masked)
+        except ApiError as exc:
+            if exc.code == "no_route":  # the route went away while the job waited
+                self.store.mark_failed(ref)
+            return exc.code
+        return "sent"
+
+    def _resend(self, ref: VerificationRef, now: int, channel: str) -> tuple[int, int, str | None]:
+        """Send number, seconds to the next resend, and the provider that delivered last."""
         reply = self.store.resend(ref, now, channel)
         status = reply[0]
         if status == "cooldown":
@@ -148,7 +189,7 @@ class VerificationService:
             raise _phone_limited(int(reply[1]))
         if status == "not_found":  # expired or answered between the two scripts
             raise ApiError("rate_limited", "Try again.", {"reason": "race"}, retry_after=1)
-        return int(float(reply[2])), last_delivered(reply[3] or "")
+        return int(reply[1]), int(float(reply[2])), last_delivered(reply[3] or "")
 
     def _plan(self, country: str, channel: str, seed: str, avoid: str | None) -> Plan:
         try:
@@ -218,8 +259,6 @@ class VerificationService:
         fields = self.store.load(ref) if ref else None
         if fields is None:
             raise _not_found()
-        to = fields["to"]
-        masked = phone.mask_email(to) if fields.get("c") == "email" else phone.mask(to)
         attempts = [Attempt.parse(line) for line in fields.get("at", "").splitlines() if line]
         reports = [line.split("|") for line in fields.get("rc", "").splitlines() if line]
         for attempt in attempts:
@@ -231,7 +270,7 @@ class VerificationService:
             "status": STATUS_NAMES.get(fields["s"], fields["s"]),
             "channel": fields["c"],
             "purpose": fields["pu"],
-            "to": masked,
+            "to": _masked(fields),
             "country": fields.get("cc") or None,
             "expires_at": int(time.time()) + int(fields["ttl"]),
             "sends": int(fields["n"]),
@@ -260,10 +299,10 @@ class VerificationService:
         fields = self.store.load(ref, any_rand=True)
         if fields is None:
             return
-        channel = fields["c"]
-        to = phone.mask_email(fields["to"]) if channel == "email" else phone.mask(fields["to"])
         verification_id, status = ref.with_rand(fields["r"]).id, STATUS_NAMES[fields["s"]]
-        data = _event_data(verification_id, status, channel, to, fields["cc"], fields["pu"])
+        data = _event_data(
+            verification_id, status, fields["c"], _masked(fields), fields["cc"], fields["pu"]
+        )
         self.webhooks.emit(event, {**data, "provider": last_delivered(fields.get("at", ""))})
 
     def cancel(self, verification_id: str) -> dict[str, Any]:
@@ -273,6 +312,12 @@ class VerificationService:
         metrics.VERIFICATIONS.labels("cancelled").inc()
         self.webhooks.cancel_expiry(verification_id)
         return {"id": verification_id, "status": "cancelled"}
+
+
+def _masked(fields: dict[str, str]) -> str:
+    """A stored verification's destination, masked."""
+    to = fields["to"]
+    return phone.mask_email(to) if "@" in to else phone.mask(to)
 
 
 def _event_data(

@@ -84,6 +84,15 @@ class Store:
         args = [ref.rand, lines, "f" if failed else ""]
         batch.script(self._scripts["record"], [ref.key], args)
 
+    def claim_send(self, ref: VerificationRef, send: int) -> bool:
+        """Whether this is the first attempt at send number `send` (the queue's marker)."""
+        return bool(self.client.set(ref.marker_key(send), "1", nx=True, ex=self.limits.ttl))
+
+    def mark_failed(self, ref: VerificationRef) -> None:
+        batch = Batch(self.client)
+        self.record(batch, ref, "", failed=True)
+        batch.execute()
+
     def receipt(self, ref: VerificationRef, message_id: str, status: str, code: str) -> list[Any]:
         """Record a delivery report: ['new', country], ['seen'] or ['gone']."""
         return self._run("receipt", [ref.key], [ref.rand, message_id, status, code])

@@ -1,0 +1,172 @@
+"""Metrics added up over gunicorn workers, JSON logs without phone numbers or codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+from pytest_httpserver import HTTPServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PHONE = "+4915123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path, redis_url: str, redis_client: object) -> Iterator[str]:
+    """gunicorn with two workers and the metrics directory, on a flushed Redis."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "OTP_ENV": "development",
+        "OTP_DATA_DIR": str(tmp_path),
+        "REDIS_URL": redis_url,
+        "OTP_LIMIT_IP_REQUEST": "1000/minute",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "gunicorn.conf.py",
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--access-logfile",
+        "/dev/null",
+        "wsgi:app",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                requests.get(base + "/healthz", timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.05)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """One sample's value from Prometheus text, 0 when absent."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+            if all(found.get(k) == v for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_move_and_add_up_over_two_workers(two_workers: str, tmp_path: Path) -> None:
+    sent = 0
+    while len(_workers_with_samples(tmp_path)) < 2 and sent < 200:
+        response = requests.post(
+            two_workers + "/otp/request", json={"phone": f"+4915{sent:09d}"}, timeout=5
+        )
+        assert response.status_code == 202
+        sent += 1
+    assert len(_workers_with_samples(tmp_path)) == 2, "both workers served requests"
+    text = requests.get(two_workers + "/metrics", timeout=5).text
+    assert sample(text, "otp_verifications_total", event="created") == sent
+    assert sample(text, "otp_sends_total", provider="console", country="DE", outcome="sent") == sent
+    assert sample(text, "otp_own_numbers_sends_total", country="DE") == sent
+    requests_total = sample(
+        text, "otp_http_requests_total", endpoint="/otp/request", method="POST", status="202"
+    )
+    assert requests_total == sent
+    assert sample(text, "otp_circuit_state", provider="console") == 0
+    assert "otp_provider_latency_seconds_bucket" in text
+
+
+def _workers_with_samples(data_dir: Path) -> set[str]:
+    """Worker pids that have written verification counters to the multiprocess directory."""
+    return {path.stem.rsplit("_", 1)[1] for path in (data_dir / "metrics").glob("counter_*.db")}
+
+
+def test_verify_outcomes_and_conversion(client: object) -> None:
+    from .conftest import outbox_code
+
+    started = client.post("/otp/request", json={"phone": PHONE}).get_json()  # type: ignore[attr-defined]
+    code = outbox_code(client, PHONE)  # type: ignore[arg-type]
+    client.post("/otp/verify", json={"id": started["id"], "code": code})  # type: ignore[attr-defined]
+    text = client.get("/metrics").get_data(as_text=True)  # type: ignore[attr-defined]
+    assert sample(text, "otp_verify_outcomes_total", outcome="approved") >= 1
+    assert sample(text, "otp_approvals_total", provider="console", country="DE") >= 1
+    assert 0 < sample(text, "otp_conversion_ratio", provider="console", country="DE") <= 1
+
+
+ROUTING = """
+providers:
+  gateway: {type: http, channels: [sms], settings: {url: "%s", secret: "${GW_SECRET}"}}
+own_numbers:
+  default: [{provider: gateway}]
+"""
+
+
+def test_logs_are_json_and_never_carry_the_phone_or_the_code(
+    make_app: Callable[..., Flask],
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GW_SECRET", "gateway-secret-0123456789")
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING % httpserver.url_for("/send"))
+    httpserver.expect_request("/send").respond_with_json({"message_id": "gw-1"})
+    client = make_app(OTP_ROUTING_FILE=str(routing)).test_client()
+    capfd.readouterr()
+
+    started = client.post(
+        "/otp/request", json={"phone": PHONE}, headers={"X-Request-ID": "req-abc-123"}
+    )
+    assert started.headers["X-Request-ID"] == "req-abc-123"
+    code = json.loads(httpserver.log[0][0].data)["code"]
+    client.post("/otp/verify", json={"id": started.get_json()["id"], "code": "000000"})
+    client.post("/otp/verify", json={"phone": PHONE, "code": code})
+    client.get(f"/otp/{PHONE}")  # a phone number in a path is masked too
+
+    logged = capfd.readouterr().err
+    assert PHONE not in logged
+    assert PHONE[1:] not in logged
+    assert code not in logged
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    requests_logged = [line for line in lines if line["message"] == "request"]
+    assert len(requests_logged) == 4
+    first = requests_logged[0]
+    assert first["request_id"] == "req-abc-123"
+    assert first["status"] == 202
+    assert first["verification_id"] == started.get_json()["id"]
+    attempts = [line for line in lines if line["message"] == "send attempt"]
+    assert attempts[0]["provider"] == "gateway"
+    assert attempts[0]["country"] == "DE"
+    assert attempts[0]["request_id"] == "req-abc-123"
+
+
+def test_a_request_id_is_made_when_none_is_given(client: object) -> None:
+    response = client.get("/healthz")  # type: ignore[attr-defined]
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+    forged = client.get("/healthz", headers={"X-Request-ID": "<script>alert(1)</script>"})  # type: ignore[attr-defined]
+    assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["X-Request-ID"])

@@ -1,0 +1,168 @@
+"""Queue mode: real RQ worker processes deliver, a killed job is retried, nothing goes twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+ROOT = Path(__file__).resolve().parent.parent
+PHONE = "+4915123456789"
+ROUTING = """
+providers:
+  gateway: {type: http, channels: [sms], settings: {url: "%s", secret: "${GW_SECRET}"}}
+own_numbers:
+  default: [{provider: gateway}]
+"""
+
+
+@pytest.fixture
+def env(httpserver: HTTPServer, tmp_path: Path, redis_url: str) -> dict[str, str]:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING % httpserver.url_for("/send"))
+    return {
+        **os.environ,
+        "OTP_ENV": "development",
+        "OTP_DELIVERY": "queue",
+        "OTP_DATA_DIR": str(tmp_path),
+        "OTP_ROUTING_FILE": str(routing),
+        "REDIS_URL": redis_url,
+        "GW_SECRET": "gateway-secret-0123456789",
+    }
+
+
+@pytest.fixture
+def queued(
+    make_app: Callable[..., Flask], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Flask:
+    monkeypatch.setenv("GW_SECRET", env["GW_SECRET"])
+    return make_app(**{k: env[k] for k in ("OTP_DELIVERY", "OTP_ROUTING_FILE")})
+
+
+class Workers:
+    """`flask otp worker` processes started by a test and stopped after it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "flask", "--app", "wsgi", "otp", "worker", *args]
+        process = subprocess.Popen(command, cwd=ROOT, env=self.env, stderr=subprocess.DEVNULL)
+        self.processes.append(process)
+        return process
+
+    def run_burst(self) -> None:
+        self.start("--burst").wait(60)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+
+
+@pytest.fixture
+def workers(env: dict[str, str]) -> Iterator[Workers]:
+    started = Workers(env)
+    yield started
+    started.stop()
+
+
+def sent_codes(httpserver: HTTPServer) -> list[str]:
+    return [json.loads(request.data)["code"] for request, _ in httpserver.log]
+
+
+def test_queue_mode_end_to_end(queued: Flask, workers: Workers, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/send").respond_with_json({"message_id": "gw-1"})
+    client = queued.test_client()
+    response = client.post("/otp/request", json={"phone": PHONE})
+    assert response.status_code == 202
+    started = response.get_json()
+    assert started["route"] == {"provider": None, "own_numbers": False, "queued": True}
+    assert httpserver.log == []  # nothing sent in the request
+
+    workers.run_burst()
+    (code,) = sent_codes(httpserver)
+    assert client.post("/otp/verify", json={"id": started["id"], "code": code}).status_code == 200
+    attempts = client.get(f"/otp/{started['id']}").get_json()["attempts"]
+    assert attempts[0]["provider"] == "gateway"
+
+
+def test_a_job_for_a_cancelled_verification_sends_nothing(
+    queued: Flask, workers: Workers, httpserver: HTTPServer, redis_client: object
+) -> None:
+    httpserver.expect_request("/send").respond_with_json({"message_id": "gw-1"})
+    client = queued.test_client()
+    started = client.post("/otp/request", json={"phone": PHONE}).get_json()
+    client.post(f"/otp/{started['id']}/cancel")
+    workers.run_burst()
+    assert httpserver.log == []
+
+
+def test_the_job_carries_no_code(queued: Flask, redis_client: object) -> None:
+    client = queued.test_client()
+    started = client.post("/otp/request", json={"phone": PHONE}).get_json()
+    from rq import Queue
+
+    (job,) = Queue("otp-delivery", connection=redis_client).jobs  # type: ignore[arg-type]
+    assert job.args == (started["id"], 1)
+    derived = queued.extensions["otp"].service.codes.code(started["id"], PHONE)
+    assert derived.encode() not in redis_client.hget(job.key, "data")  # type: ignore[attr-defined]
+
+
+def _horses(parents: list[subprocess.Popen[bytes]]) -> list[int]:
+    """The work-horse processes RQ forks for each job."""
+    children = []
+    for parent in parents:
+        found = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True)
+        children += [int(pid) for pid in found.stdout.split()]
+    return children
+
+
+def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
+    queued: Flask, workers: Workers, httpserver: HTTPServer
+) -> None:
+    release = threading.Event()
+    arrived = threading.Event()
+
+    def slow_gateway(request: Request) -> Response:
+        arrived.set()
+        release.wait(20)
+        return Response(json.dumps({"message_id": "gw-1"}), content_type="application/json")
+
+    httpserver.expect_request("/send").respond_with_handler(slow_gateway)
+    client = queued.test_client()
+    started = client.post("/otp/request", json={"phone": PHONE}).get_json()
+    first, second = workers.start(), workers.start()
+
+    assert arrived.wait(30), "the job never reached the gateway"
+    horses = _horses([first, second])
+    assert len(horses) == 1
+    os.kill(horses[0], signal.SIGKILL)  # the worker dies in the middle of the send
+    release.set()
+
+    deadline = time.monotonic() + 30
+    from rq import Queue
+
+    queue = Queue("otp-delivery", connection=queued.extensions["otp"].redis)
+    job = queue.fetch_job(f"otp-{started['id']}-1")
+    while job is not None and job.get_status() != "finished" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job is not None
+    assert job.get_status() == "finished"  # retried once, by a worker, to completion
+    assert job.return_value() == "duplicate"  # the marker stopped a second send
+    assert len(httpserver.log) == 1
+    # The verification is not lost: still pending, and a resend works.
+    assert client.get(f"/otp/{started['id']}").get_json()["status"] == "pending"
