@@ -13,11 +13,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin otp \
     && mkdir -p /var/lib/otp && chown otp /var/lib/otp
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links=/wheels "otp-service[providers]" \
+# Exactly the wheels built above: the service and every dependency of its provider extras.
+RUN pip install --no-cache-dir --no-index /wheels/*.whl \
     && rm -rf /wheels
 WORKDIR /srv
 COPY wsgi.py gunicorn.conf.py ./
-USER otp
+USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
