@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-T = TypeVar("T")
-
 
 class SettingsError(RuntimeError):
     """Configuration that cannot run; the message names every bad setting."""
@@ -47,24 +45,25 @@ class Settings:
     max_body: int = 16 * 1024
 
 
-def _int(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        value = int(raw)
+N = TypeVar("N", int, float)
+
+
+def _number(kind: Callable[[str], N], low: N, high: N) -> Callable[[str], N]:
+    def parse(raw: str) -> N:
+        value = kind(raw)
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}")
         return value
 
     return parse
+
+
+def _int(low: int, high: int) -> Callable[[str], int]:
+    return _number(int, low, high)
 
 
 def _float(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        value = float(raw)
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return parse
+    return _number(float, low, high)
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app, storage
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Overrides every test app starts from: development mode, limits out of the way.
 BASE_CONFIG = {
@@ -75,3 +83,47 @@ def outbox_code(client: FlaskClient, to: str) -> str:
     found = re.search(r"\b(\d{4,10})\b", messages[0]["text"])
     assert found is not None
     return found.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Serve `wsgi:app` with gunicorn: start(env overrides, *gunicorn arguments) -> base URL.
+
+    Development mode with OTP_DATA_DIR in the test's directory; stopped with SIGTERM after the
+    test."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str], *args: str) -> str:
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            *args,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "wsgi:app",
+        ]
+        environment = {**os.environ, "OTP_ENV": "development", "OTP_DATA_DIR": str(tmp_path), **env}
+        processes.append(
+            subprocess.Popen(command, cwd=ROOT, env=environment, stderr=subprocess.DEVNULL)
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                requests.get(base + "/healthz", timeout=5)
+                return base
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError("gunicorn did not start")
+
+    yield start
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)

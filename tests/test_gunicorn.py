@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,41 +12,13 @@ import requests
 
 from app import storage
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "OTP_ENV": "development",
-        "OTP_DATA_DIR": str(tmp_path),
-        "OTP_LIMIT_IP_REQUEST": "1000/minute",
-        "OTP_LIMIT_IP_VERIFY": "1000/minute",
-    }
-    env.pop("REDIS_URL", None)
-    command = [sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"127.0.0.1:{port}", "wsgi:app"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                requests.get(base + "/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.05)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(20)
-        storage.stop_embedded(tmp_path)
+def served(gunicorn: Callable[..., str], tmp_path: Path) -> Iterator[str]:
+    """Four workers and no REDIS_URL: the embedded Redis."""
+    limits = {"OTP_LIMIT_IP_REQUEST": "1000/minute", "OTP_LIMIT_IP_VERIFY": "1000/minute"}
+    yield gunicorn({"REDIS_URL": "", **limits}, "-w", "4")
+    storage.stop_embedded(tmp_path)
 
 
 def test_workers_share_the_embedded_redis(served: str, tmp_path: Path) -> None:

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,51 +16,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PHONE = "+4915123456789"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def two_workers(tmp_path: Path, redis_url: str, redis_client: object) -> Iterator[str]:
+def two_workers(
+    gunicorn: Callable[..., str], tmp_path: Path, redis_url: str, redis_client: object
+) -> str:
     """gunicorn with two workers and the metrics directory, on a flushed Redis."""
-    port = _free_port()
     env = {
-        **os.environ,
-        "OTP_ENV": "development",
-        "OTP_DATA_DIR": str(tmp_path),
         "REDIS_URL": redis_url,
         "OTP_LIMIT_IP_REQUEST": "1000/minute",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "gunicorn.conf.py",
-        "--workers",
-        "2",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--access-logfile",
-        "/dev/null",
-        "wsgi:app",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                requests.get(base + "/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.05)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+    return gunicorn(
+        env, "-c", "gunicorn.conf.py", "--workers", "2", "--access-logfile", "/dev/null"
+    )
 
 
 def sample(text: str, name: str, **labels: str) -> float:
