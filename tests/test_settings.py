@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
+from flask import Flask
 
 from app import settings
 from app.settings import SettingsError
@@ -61,3 +65,19 @@ def test_test_numbers_need_explicit_consent_outside_development() -> None:
 def test_bad_values_are_named(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         settings.load({"OTP_ENV": "development", name: value})
+
+
+def test_production_serves_no_development_pages(make_app: Callable[..., Flask]) -> None:
+    routing = Path(__file__).with_name("routing.yaml")
+    app = make_app(
+        OTP_ENV="production",
+        OTP_SECRET="s" * 40,
+        OTP_SIGNING_KEY=generate_pem(),
+        OTP_ROUTING_FILE=str(routing),
+    )
+    client = app.test_client()
+    for path in ("/dev/outbox", "/demo"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == "not_found"
+    assert client.post("/otp/request", json={"phone": "+8613800138000"}).status_code == 202
