@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
-import threading
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -16,10 +13,14 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from app.delivery.providers.aliyun import AliyunProvider
-from app.delivery.providers.base import ConfigError, FailureClass, Message, ProviderError
+from app.delivery.providers.base import FailureClass, Message, ProviderError
+
+from ..conftest import free_port
+from .standins import TEMPLATE_FIELDS, config_error_key, expect_failure, sent_request, stalled
+from .standins import template_message as message
 
 KEY_ID, KEY_SECRET = "LTAI5tTestKeyId", "test-key-secret"
-CODE = "493817"
+CODE = TEMPLATE_FIELDS["code"]
 OK_BODY = {"Code": "OK", "Message": "OK", "BizId": "900619746936498440^0", "RequestId": "F655A8D5"}
 
 
@@ -41,20 +42,6 @@ def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> Aliy
     )
 
 
-def message(to: str = "+8613800138000", **overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "to": to,
-        "channel": "sms",
-        "purpose": "login",
-        "locale": "zh-CN",
-        "code": CODE,
-        "ttl_minutes": 5,
-        "text": "",
-        "verification_id": "v-1",
-    }
-    return Message(**{**fields, **overrides})
-
-
 def acs3_signature_ok(request: Request, secret: str) -> bool:
     """Recompute the ACS3-HMAC-SHA256 signature the way Alibaba's gateway does."""
     fields = dict(part.split("=", 1) for part in request.headers["Authorization"][17:].split(","))
@@ -68,17 +55,8 @@ def acs3_signature_ok(request: Request, secret: str) -> bool:
     return hmac.compare_digest(expected, fields["Signature"])
 
 
-def sent_request(server: HTTPServer) -> Request:
-    # The last entry: a stand-in is single-threaded and answers in order.
-    request, _response = server.log[-1]
-    return request
-
-
 def send_failure(server: HTTPServer, msg: Message | None = None) -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        provider(server, timeout=0.5).send(msg or message())
-    assert CODE not in caught.value.message
-    return caught.value
+    return expect_failure(provider(server, timeout=0.5), msg or message(), server)
 
 
 def test_success_returns_biz_id_and_sends_a_signed_send_sms(httpserver: HTTPServer) -> None:
@@ -101,7 +79,7 @@ def test_success_returns_biz_id_and_sends_a_signed_send_sms(httpserver: HTTPServ
 def test_international_number_keeps_country_code_without_plus(httpserver: HTTPServer) -> None:
     httpserver.expect_oneshot_request("/").respond_with_json(OK_BODY)
 
-    provider(httpserver, template_params={"code": "otp"}).send(message("+85291234567"))
+    provider(httpserver, template_params={"code": "otp"}).send(message(to="+85291234567"))
 
     request = sent_request(httpserver)
     assert request.args["PhoneNumbers"] == "85291234567"
@@ -162,37 +140,20 @@ def test_unreadable_error_body_is_transient(httpserver: HTTPServer) -> None:
 
 
 def test_timeout_is_transient(httpserver: HTTPServer) -> None:
-    release = threading.Event()
-
-    def slow(_request: Request) -> Response:
-        release.wait(2)
-        return Response(json.dumps(OK_BODY), content_type="application/json")
-
-    httpserver.expect_oneshot_request("/").respond_with_handler(slow)
-    started = time.monotonic()
-    try:
+    answer = Response(json.dumps(OK_BODY), content_type="application/json")
+    with stalled(httpserver, "/", answer) as stall:
         error = send_failure(httpserver)
-    finally:
-        release.set()
-    elapsed = time.monotonic() - started
-    while not httpserver.log and time.monotonic() - started < 3:
-        time.sleep(0.01)  # let the stand-in finish so its answer is not logged in the next test
 
     assert error.failure is FailureClass.TRANSIENT
-    assert elapsed < 0.75
+    assert stall.seconds < 0.75
 
 
 def test_connection_refused_is_transient(httpserver: HTTPServer) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    closed = provider(httpserver, timeout=0.5, endpoint=f"http://127.0.0.1:{port}")
+    closed = provider(httpserver, timeout=0.5, endpoint=f"http://127.0.0.1:{free_port()}")
 
-    with pytest.raises(ProviderError) as caught:
-        closed.send(message())
+    error = expect_failure(closed, message())  # the code stays out of its message
 
-    assert caught.value.failure is FailureClass.TRANSIENT
-    assert CODE not in caught.value.message
+    assert error.failure is FailureClass.TRANSIENT
 
 
 def test_purpose_without_template_is_route(httpserver: HTTPServer) -> None:
@@ -226,14 +187,12 @@ def test_own_sender_cannot_be_honoured(httpserver: HTTPServer) -> None:
 def test_config_errors_name_the_key(
     httpserver: HTTPServer, overrides: dict[str, Any], key: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        provider(httpserver, **overrides)
-
-    assert caught.value.key == key
+    assert config_error_key(provider, httpserver, **overrides) == key
 
 
 def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
-    with pytest.raises(ConfigError) as caught:
-        AliyunProvider.from_settings("ali", frozenset({"sms", "voice"}), settings(httpserver), 5)
+    voice = frozenset({"sms", "voice"})
 
-    assert caught.value.key == "channels"
+    key = config_error_key(AliyunProvider.from_settings, "ali", voice, settings(httpserver), 5)
+
+    assert key == "channels"

@@ -10,18 +10,19 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from werkzeug import Response
 
 from app.delivery.providers.base import (
     CallbackRequest,
-    ConfigError,
     FailureClass,
     Message,
-    ProviderError,
     Receipt,
     ReceiptRejected,
 )
 from app.delivery.providers.http import HttpProvider
+
+from . import standins
+from .standins import config_error_key, expect_failure, sent_request, stalled
 
 SECRET = "shared-secret"
 PATH = "/otp/deliver"
@@ -33,17 +34,7 @@ def provider(httpserver: HTTPServer, **extra: Any) -> HttpProvider:
 
 
 def message(**overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "to": "+14155552671",
-        "channel": "telegram",
-        "purpose": "login",
-        "locale": "en",
-        "code": "123456",
-        "ttl_minutes": 10,
-        "text": "Your code is 123456",
-        "verification_id": "v-1",
-    }
-    return Message(**{**fields, **overrides})
+    return standins.message(**{"channel": "telegram", **overrides})
 
 
 def sign(timestamp: str, body: bytes, secret: str = SECRET) -> str:
@@ -58,7 +49,7 @@ def answer(httpserver: HTTPServer, body: Any, status: int = 200) -> None:
 def test_success_is_signed_and_returns_the_service_id(httpserver: HTTPServer) -> None:
     answer(httpserver, {"message_id": "m-42"})
     assert provider(httpserver).send(message()).message_id == "m-42"
-    request: Request = httpserver.log[0][0]
+    request = sent_request(httpserver)
     body = request.get_data()
     assert body == (
         b'{"id":"v-1","to":"+14155552671","channel":"telegram","purpose":"login",'
@@ -74,7 +65,7 @@ def test_success_is_signed_and_returns_the_service_id(httpserver: HTTPServer) ->
 def test_missing_message_id_gets_a_generated_one(httpserver: HTTPServer) -> None:
     httpserver.expect_request(PATH, method="POST").respond_with_data("", status=204)
     assert provider(httpserver).send(message(sender="+15005550006")).message_id.startswith("http-")
-    assert json.loads(httpserver.log[0][0].get_data())["sender"] == "+15005550006"
+    assert json.loads(sent_request(httpserver).get_data())["sender"] == "+15005550006"
 
 
 @pytest.mark.parametrize(
@@ -99,30 +90,21 @@ def test_failures_are_classified(
     httpserver: HTTPServer, status: int, body: Any, failure: FailureClass, code: str
 ) -> None:
     answer(httpserver, body, status)
-    with pytest.raises(ProviderError) as caught:
-        provider(httpserver).send(message())
-    assert (caught.value.failure, caught.value.provider_code) == (failure, code)
+    error = expect_failure(provider(httpserver), message(), httpserver)
+    assert (error.failure, error.provider_code) == (failure, code)
 
 
-def test_timeout_is_transient() -> None:
-    def slow(_request: Request) -> Response:
-        time.sleep(0.6)
-        return Response("{}", content_type="application/json")
-
-    # A server of its own, so the late answer cannot land in another test's request log.
-    with HTTPServer(host="127.0.0.1") as sleepy:
-        sleepy.expect_request(PATH, method="POST").respond_with_handler(slow)
-        with pytest.raises(ProviderError) as caught:
-            provider(sleepy, timeout=0.2).send(message())  # the settings override wins
-    assert caught.value.failure is FailureClass.TRANSIENT
+def test_timeout_is_transient(httpserver: HTTPServer) -> None:
+    with stalled(httpserver, PATH, Response("{}", content_type="application/json")) as stall:
+        error = expect_failure(provider(httpserver, timeout=0.2), message())
+    assert error.failure is FailureClass.TRANSIENT
+    assert stall.seconds < 0.75  # the settings override won over the 2 s default
 
 
 def test_connection_refused_is_transient() -> None:
     settings = {"url": "http://127.0.0.1:1/deliver", "secret": SECRET}
     unreachable = HttpProvider.from_settings("own", frozenset({"sms"}), settings, 1.0)
-    with pytest.raises(ProviderError) as caught:
-        unreachable.send(message())
-    assert caught.value.failure is FailureClass.TRANSIENT
+    assert expect_failure(unreachable, message()).failure is FailureClass.TRANSIENT
 
 
 @pytest.mark.parametrize(
@@ -136,9 +118,8 @@ def test_connection_refused_is_transient() -> None:
     ],
 )
 def test_bad_setting_names_the_key(settings: dict[str, Any], key: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        HttpProvider.from_settings("own", frozenset({"sms"}), settings, 5.0)
-    assert caught.value.key == key
+    sms = frozenset({"sms"})
+    assert config_error_key(HttpProvider.from_settings, "own", sms, settings, 5.0) == key
 
 
 def receipt(body: bytes, timestamp: str, signature: str) -> CallbackRequest:

@@ -6,8 +6,6 @@ import base64
 import hashlib
 import json
 import re
-import socket
-import threading
 import time
 from calendar import timegm
 from typing import Any
@@ -19,7 +17,6 @@ from werkzeug import Request, Response
 
 from app.delivery.providers.base import (
     CallbackRequest,
-    ConfigError,
     FailureClass,
     Message,
     ProviderError,
@@ -28,8 +25,12 @@ from app.delivery.providers.base import (
 )
 from app.delivery.providers.huawei import HuaweiProvider
 
+from ..conftest import free_port
+from .standins import TEMPLATE_FIELDS, config_error_key, expect_failure, sent_request, stalled
+from .standins import template_message as message
+
 APP_KEY, APP_SECRET = "c8RWg3ggEcyd4D3p94bf3Y7x1Ile", "q4Ii87BhST9vcs8wvrzN80SfD7Al"
-CODE = "493817"
+CODE = TEMPLATE_FIELDS["code"]
 TOKEN = "receipt-token-0123456789abcdef"
 CALLBACK = "https://otp.example.com/receipts/huawei"
 PATH = "/sms/batchSendSms/v1"
@@ -53,20 +54,6 @@ def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> Huaw
     return HuaweiProvider.from_settings(
         "hw", frozenset({"sms"}), settings(server, **overrides), timeout
     )
-
-
-def message(**overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "to": "+8613800138000",
-        "channel": "sms",
-        "purpose": "login",
-        "locale": "zh-CN",
-        "code": CODE,
-        "ttl_minutes": 5,
-        "text": "",
-        "verification_id": "v-1",
-    }
-    return Message(**{**fields, **overrides})
 
 
 def result(status: str, code: str = "000000") -> dict[str, Any]:
@@ -106,17 +93,11 @@ def assert_wsse_valid(header: str) -> None:
 
 
 def sent_form(server: HTTPServer) -> dict[str, str]:
-    # The last entry: a stand-in is single-threaded and answers in order.
-    request, _response = server.log[-1]
-    return dict(request.form)
+    return dict(sent_request(server).form)
 
 
 def send_failure(server: HTTPServer, msg: Message | None = None) -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        provider(server, timeout=0.5).send(msg or message())
-    server.check_assertions()
-    assert CODE not in caught.value.message
-    return caught.value
+    return expect_failure(provider(server, timeout=0.5), msg or message(), server)
 
 
 def receipt(url: str, status: str = "DELIVRD") -> CallbackRequest:
@@ -217,36 +198,18 @@ def test_unreadable_bodies(
 
 
 def test_timeout_is_transient(httpserver: HTTPServer) -> None:
-    release = threading.Event()
-
-    def slow(_request: Request) -> Response:
-        release.wait(2)
-        return Response(json.dumps(result("000000")), content_type="application/json")
-
-    httpserver.expect_oneshot_request(PATH).respond_with_handler(slow)
-    started = time.monotonic()
-    try:
+    answer = Response(json.dumps(result("000000")), content_type="application/json")
+    with stalled(httpserver, PATH, answer) as stall:
         error = send_failure(httpserver)
-    finally:
-        release.set()
-    elapsed = time.monotonic() - started
-    while not httpserver.log and time.monotonic() - started < 3:
-        time.sleep(0.01)  # let the stand-in finish so its answer is not logged in the next test
 
     assert error.failure is FailureClass.TRANSIENT
-    assert elapsed < 0.75
+    assert stall.seconds < 0.75
 
 
 def test_connection_refused_is_transient(httpserver: HTTPServer) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    closed = provider(httpserver, endpoint=f"http://127.0.0.1:{port}")
+    closed = provider(httpserver, endpoint=f"http://127.0.0.1:{free_port()}")
 
-    with pytest.raises(ProviderError) as caught:
-        closed.send(message())
-
-    assert caught.value.failure is FailureClass.TRANSIENT
+    assert expect_failure(closed, message()).failure is FailureClass.TRANSIENT
 
 
 def test_purpose_without_template_is_route(httpserver: HTTPServer) -> None:
@@ -335,14 +298,12 @@ def test_existing_callback_query_is_kept(httpserver: HTTPServer) -> None:
 def test_config_errors_name_the_key(
     httpserver: HTTPServer, overrides: dict[str, Any], key: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        provider(httpserver, **overrides)
-
-    assert caught.value.key == key
+    assert config_error_key(provider, httpserver, **overrides) == key
 
 
 def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
-    with pytest.raises(ConfigError) as caught:
-        HuaweiProvider.from_settings("hw", frozenset({"email"}), settings(httpserver), 5)
+    email = frozenset({"email"})
 
-    assert caught.value.key == "channels"
+    key = config_error_key(HuaweiProvider.from_settings, "hw", email, settings(httpserver), 5)
+
+    assert key == "channels"

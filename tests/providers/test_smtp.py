@@ -19,8 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.delivery.providers.base import ConfigError, FailureClass, Message, ProviderError
+from app.delivery.providers.base import FailureClass, Message
 from app.delivery.providers.smtp import SmtpProvider
+
+from ..conftest import free_port
+from . import standins
+from .standins import config_error_key, expect_failure
 
 HOST = "127.0.0.1"
 SENDER = "OTP <otp@example.com>"
@@ -56,13 +60,6 @@ def authenticate(
     return AuthResult(success=ok, handled=False)  # let aiosmtpd answer 535
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def run(handler: Recorder, **options: Any) -> Iterator[Controller]:
     controller = Controller(handler, hostname=HOST, port=free_port(), **options)
     controller.start()
@@ -92,18 +89,8 @@ def provider(port: int, timeout: float = 2.0, **extra: str) -> SmtpProvider:
     )
 
 
-def message(to: str = "alice@example.com", **overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "to": to,
-        "channel": "email",
-        "purpose": "login",
-        "locale": "en",
-        "code": "123456",
-        "ttl_minutes": 10,
-        "text": "Your code is 123456",
-        "verification_id": "v-1",
-    }
-    return Message(**{**fields, **overrides})
+def message(**overrides: Any) -> Message:
+    return standins.message(**{"to": "alice@example.com", "channel": "email", **overrides})
 
 
 def test_delivers_without_auth(server: Controller, recorder: Recorder) -> None:
@@ -127,36 +114,30 @@ def test_delivers_with_plain_auth(server: Controller, recorder: Recorder) -> Non
 
 
 def test_bad_credentials_are_a_route_failure(server: Controller) -> None:
-    with pytest.raises(ProviderError) as caught:
-        provider(server.port, user="mailer", password="wrong").send(message())
-    assert (caught.value.failure, caught.value.provider_code) == (FailureClass.ROUTE, "535")
+    error = expect_failure(provider(server.port, user="mailer", password="wrong"), message())
+    assert (error.failure, error.provider_code) == (FailureClass.ROUTE, "535")
 
 
 def test_unknown_recipient_is_permanent(server: Controller) -> None:
-    with pytest.raises(ProviderError) as caught:
-        provider(server.port).send(message(UNKNOWN))
-    assert (caught.value.failure, caught.value.provider_code) == (FailureClass.PERMANENT, "550")
+    error = expect_failure(provider(server.port), message(to=UNKNOWN))
+    assert (error.failure, error.provider_code) == (FailureClass.PERMANENT, "550")
 
 
 def test_relay_denied_is_a_route_failure(server: Controller) -> None:
-    with pytest.raises(ProviderError) as caught:
-        provider(server.port).send(message(RELAY_DENIED))
-    assert caught.value.failure is FailureClass.ROUTE
+    error = expect_failure(provider(server.port), message(to=RELAY_DENIED))
+    assert error.failure is FailureClass.ROUTE
 
 
 def test_server_down_is_transient() -> None:
-    with pytest.raises(ProviderError) as caught:
-        provider(free_port()).send(message())
-    assert caught.value.failure is FailureClass.TRANSIENT
+    assert expect_failure(provider(free_port()), message()).failure is FailureClass.TRANSIENT
 
 
 def test_silent_server_times_out_as_transient() -> None:
     with socket.socket() as silent:  # accepts connections but never greets
         silent.bind((HOST, 0))
         silent.listen()
-        with pytest.raises(ProviderError) as caught:
-            provider(silent.getsockname()[1], timeout=0.3).send(message())
-    assert caught.value.failure is FailureClass.TRANSIENT
+        error = expect_failure(provider(silent.getsockname()[1], timeout=0.3), message())
+    assert error.failure is FailureClass.TRANSIENT
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -223,9 +204,8 @@ def test_starttls_with_untrusted_certificate_is_a_route_failure(
     tls_server: tuple[Controller, Path],
 ) -> None:
     controller, _ = tls_server
-    with pytest.raises(ProviderError) as caught:
-        provider(controller.port, security="starttls").send(message())
-    assert caught.value.failure is FailureClass.ROUTE
+    error = expect_failure(provider(controller.port, security="starttls"), message())
+    assert error.failure is FailureClass.ROUTE
 
 
 @pytest.mark.parametrize(
@@ -241,12 +221,10 @@ def test_starttls_with_untrusted_certificate_is_a_route_failure(
     ],
 )
 def test_bad_setting_names_the_key(change: dict[str, str], key: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        SmtpProvider.from_settings("m", frozenset({"email"}), {**settings(25), **change}, 5.0)
-    assert caught.value.key == key
+    changed, email = {**settings(25), **change}, frozenset({"email"})
+    assert config_error_key(SmtpProvider.from_settings, "m", email, changed, 5.0) == key
 
 
 def test_sms_channel_is_refused() -> None:
-    with pytest.raises(ConfigError) as caught:
-        SmtpProvider.from_settings("m", frozenset({"sms"}), settings(25), 5.0)
-    assert caught.value.key == "channels"
+    sms = frozenset({"sms"})
+    assert config_error_key(SmtpProvider.from_settings, "m", sms, settings(25), 5.0) == "channels"

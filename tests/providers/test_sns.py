@@ -3,18 +3,17 @@ answering SNS's query-protocol XML for the failure classes."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import pytest
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from werkzeug import Response
 
-from app.delivery.providers.base import ConfigError, FailureClass, Message, ProviderError
+from app.delivery.providers.base import FailureClass
 from app.delivery.providers.sns import SnsProvider
+
+from .standins import config_error_key, expect_failure, message, sent_request, stalled
 
 REGION = "eu-west-1"
 NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/"
@@ -35,20 +34,6 @@ def provider(timeout: float = 2.0, **extra: str) -> SnsProvider:
 
 def stand_in(httpserver: HTTPServer, timeout: float = 2.0) -> SnsProvider:
     return provider(timeout, endpoint_url=httpserver.url_for("/"))
-
-
-def message(**overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "to": "+14155552671",
-        "channel": "sms",
-        "purpose": "login",
-        "locale": "en",
-        "code": "123456",
-        "ttl_minutes": 10,
-        "text": "Your code is 123456",
-        "verification_id": "v-1",
-    }
-    return Message(**{**fields, **overrides})
 
 
 def error_body(code: str, text: str, kind: str = "Sender") -> str:
@@ -81,7 +66,7 @@ def test_request_carries_sms_type_sender_and_signature(httpserver: HTTPServer) -
     answer(httpserver, PUBLISHED)
     sns = provider(endpoint_url=httpserver.url_for("/"), sender_id="ACME")
     assert sns.send(message()).message_id == "567910cd-659e-55d4-8ccb-5aaf14679dc0"
-    request: Request = httpserver.log[0][0]
+    request = sent_request(httpserver)
     form = request.form.to_dict()
     assert (form["Action"], form["PhoneNumber"]) == ("Publish", "+14155552671")
     assert attributes(form) == {
@@ -96,7 +81,7 @@ def test_request_carries_sms_type_sender_and_signature(httpserver: HTTPServer) -
 def test_tenant_number_becomes_the_origination_number(httpserver: HTTPServer) -> None:
     answer(httpserver, PUBLISHED)
     stand_in(httpserver).send(message(sender="+12065550100"))
-    form = httpserver.log[0][0].form.to_dict()
+    form = sent_request(httpserver).form.to_dict()
     assert attributes(form)["AWS.MM.SMS.OriginationNumber"] == "+12065550100"
 
 
@@ -124,53 +109,45 @@ def test_error_codes_are_classified(
     httpserver: HTTPServer, code: str, text: str, status: int, failure: FailureClass
 ) -> None:
     answer(httpserver, error_body(code, text), status)
-    with pytest.raises(ProviderError) as caught:
-        stand_in(httpserver).send(message())
-    assert (caught.value.failure, caught.value.provider_code) == (failure, code)
-    assert "1415555" not in caught.value.message
+    error = expect_failure(stand_in(httpserver), message(), httpserver)
+    assert (error.failure, error.provider_code) == (failure, code)
+    assert "1415555" not in error.message
 
 
 def test_server_error_is_tried_exactly_once(httpserver: HTTPServer) -> None:
     answer(httpserver, error_body("InternalError", "Internal failure", "Receiver"), 500)
-    with pytest.raises(ProviderError) as caught:
-        stand_in(httpserver).send(message())
-    assert caught.value.failure is FailureClass.TRANSIENT
+    error = expect_failure(stand_in(httpserver), message(), httpserver)
+    assert error.failure is FailureClass.TRANSIENT
     assert len(httpserver.log) == 1
 
 
-def test_timeout_is_transient() -> None:
-    def slow(_request: Request) -> Response:
-        time.sleep(0.6)
-        return Response(PUBLISHED, content_type="text/xml")
-
-    # A server of its own, so the late answer cannot land in another test's request log.
-    with HTTPServer(host="127.0.0.1") as sleepy:
-        sleepy.expect_request("/", method="POST").respond_with_handler(slow)
-        with pytest.raises(ProviderError) as caught:
-            stand_in(sleepy, timeout=0.2).send(message())
-    assert caught.value.failure is FailureClass.TRANSIENT
+def test_timeout_is_transient(httpserver: HTTPServer) -> None:
+    with stalled(httpserver, "/", Response(PUBLISHED, content_type="text/xml")) as stall:
+        error = expect_failure(stand_in(httpserver, timeout=0.2), message())
+    assert error.failure is FailureClass.TRANSIENT
+    assert stall.seconds < 0.75
 
 
 def test_connection_refused_is_transient() -> None:
-    with pytest.raises(ProviderError) as caught:
-        provider(endpoint_url="http://127.0.0.1:1").send(message())
-    assert caught.value.failure is FailureClass.TRANSIENT
+    unreachable = provider(endpoint_url="http://127.0.0.1:1")
+    assert expect_failure(unreachable, message()).failure is FailureClass.TRANSIENT
 
 
 @pytest.mark.parametrize("key", ["access_key_id", "secret_access_key", "region"])
 def test_missing_setting_names_the_key(key: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        SnsProvider.from_settings("s", frozenset({"sms"}), {**settings(), key: ""}, 5.0)
-    assert caught.value.key == key
+    blank, sms = {**settings(), key: ""}, frozenset({"sms"})
+    assert config_error_key(SnsProvider.from_settings, "s", sms, blank, 5.0) == key
 
 
 def test_bad_origination_number_is_refused() -> None:
-    with pytest.raises(ConfigError) as caught:
-        provider(origination_number="12065550100")
-    assert caught.value.key == "origination_number"
+    assert config_error_key(provider, origination_number="12065550100") == "origination_number"
+
+
+def test_empty_channel_set_is_refused() -> None:
+    none: frozenset[str] = frozenset()
+    assert config_error_key(SnsProvider.from_settings, "s", none, settings(), 5.0) == "channels"
 
 
 def test_voice_channel_is_refused() -> None:
-    with pytest.raises(ConfigError) as caught:
-        SnsProvider.from_settings("s", frozenset({"sms", "voice"}), settings(), 5.0)
-    assert caught.value.key == "channels"
+    voice = frozenset({"sms", "voice"})
+    assert config_error_key(SnsProvider.from_settings, "s", voice, settings(), 5.0) == "channels"

@@ -5,19 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-import time
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from app.delivery.providers.base import ConfigError, FailureClass, Message, ProviderError
+from app.delivery.providers.base import FailureClass, Message, ProviderError
 from app.delivery.providers.tencent import TencentProvider
 
+from .standins import TEMPLATE_FIELDS, config_error_key, expect_failure, sent_request, stalled
+from .standins import template_message as message
+
 SECRET_ID, SECRET_KEY = "AKIDtestSecretId", "test-secret-key"
-CODE = "493817"
+CODE = TEMPLATE_FIELDS["code"]
 BODY = "{1} is your login verification code, please fill it in within {2} minutes."
 
 
@@ -38,20 +39,6 @@ def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> Tenc
     return TencentProvider.from_settings(
         "tc", frozenset({"sms"}), settings(server, **overrides), timeout
     )
-
-
-def message(**overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "to": "+8613800138000",
-        "channel": "sms",
-        "purpose": "login",
-        "locale": "zh-CN",
-        "code": CODE,
-        "ttl_minutes": 5,
-        "text": "",
-        "verification_id": "v-1",
-    }
-    return Message(**{**fields, **overrides})
 
 
 def send_status(code: str, message: str = "send success") -> dict[str, Any]:
@@ -91,17 +78,8 @@ def tc3_signature_ok(request: Request, secret_key: str) -> bool:
     return hmac.compare_digest(expected, fields["Signature"])
 
 
-def sent_request(server: HTTPServer) -> Request:
-    # The last entry: a stand-in is single-threaded and answers in order.
-    request, _response = server.log[-1]
-    return request
-
-
 def send_failure(server: HTTPServer, msg: Message | None = None) -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        provider(server, timeout=0.5).send(msg or message())
-    assert CODE not in caught.value.message
-    return caught.value
+    return expect_failure(provider(server, timeout=0.5), msg or message(), server)
 
 
 def test_success_returns_serial_no_and_sends_a_signed_request(httpserver: HTTPServer) -> None:
@@ -140,6 +118,16 @@ def test_own_sender_and_code_only_template(httpserver: HTTPServer) -> None:
     body = json.loads(request.get_data())
     assert (body["TemplateParamSet"], body["SenderId"]) == ([CODE], "ACME")
     assert request.headers["X-TC-Region"] == "ap-singapore"
+
+
+def test_blank_optional_settings_count_as_absent(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_json(send_status("Ok"))
+
+    provider(httpserver, sender_id="", region=" ").send(message())
+
+    request = sent_request(httpserver)
+    assert json.loads(request.get_data()).get("SenderId") is None
+    assert request.headers["X-TC-Region"] == "ap-guangzhou"
 
 
 @pytest.mark.parametrize(
@@ -214,24 +202,12 @@ def test_http_5xx_is_transient(httpserver: HTTPServer) -> None:
 
 
 def test_timeout_is_transient(httpserver: HTTPServer) -> None:
-    release = threading.Event()
-
-    def slow(_request: Request) -> Response:
-        release.wait(2)
-        return Response(json.dumps(send_status("Ok")), content_type="application/json")
-
-    httpserver.expect_oneshot_request("/").respond_with_handler(slow)
-    started = time.monotonic()
-    try:
+    answer = Response(json.dumps(send_status("Ok")), content_type="application/json")
+    with stalled(httpserver, "/", answer) as stall:
         error = send_failure(httpserver)
-    finally:
-        release.set()
-    elapsed = time.monotonic() - started
-    while not httpserver.log and time.monotonic() - started < 3:
-        time.sleep(0.01)  # let the stand-in finish so its answer is not logged in the next test
 
     assert (error.failure, error.provider_code) == (FailureClass.TRANSIENT, "ClientNetworkError")
-    assert elapsed < 0.75
+    assert stall.seconds < 0.75
 
 
 def test_purpose_without_template_is_route(httpserver: HTTPServer) -> None:
@@ -265,14 +241,12 @@ def test_purpose_without_template_is_route(httpserver: HTTPServer) -> None:
 def test_config_errors_name_the_key(
     httpserver: HTTPServer, overrides: dict[str, Any], key: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        provider(httpserver, **overrides)
-
-    assert caught.value.key == key
+    assert config_error_key(provider, httpserver, **overrides) == key
 
 
 def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
-    with pytest.raises(ConfigError) as caught:
-        TencentProvider.from_settings("tc", frozenset({"voice"}), settings(httpserver), 5)
+    voice = frozenset({"voice"})
 
-    assert caught.value.key == "channels"
+    key = config_error_key(TencentProvider.from_settings, "tc", voice, settings(httpserver), 5)
+
+    assert key == "channels"

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import base64
-import time
-from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from twilio.request_validator import RequestValidator
 from werkzeug import Request, Response
 
-from app.delivery.providers.base import (
-    CallbackRequest,
-    ConfigError,
-    FailureClass,
-    Message,
-    ProviderError,
-    Receipt,
-    ReceiptRejected,
-)
+from app.delivery.providers.base import CallbackRequest, FailureClass, Receipt, ReceiptRejected
 from app.delivery.providers.twilio import TwilioProvider
+
+from .standins import config_error_key, expect_failure, message, sent_request, stalled
 
 SID = "AC" + "0" * 32
 TOKEN = "auth-token-123"
@@ -41,25 +33,6 @@ def provider(
     return TwilioProvider.from_settings("t", frozenset(channels.split()), configured, timeout)
 
 
-def message(channel: str = "sms", **overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "to": "+14155552671",
-        "channel": channel,
-        "purpose": "login",
-        "locale": "en",
-        "code": "123456",
-        "ttl_minutes": 10,
-        "text": "Your code is 123456",
-        "verification_id": "v-1",
-    }
-    return Message(**{**fields, **overrides})
-
-
-def received(httpserver: HTTPServer) -> Request:
-    assert len(httpserver.log) == 1
-    return httpserver.log[0][0]
-
-
 def assert_basic_auth(request: Request) -> None:
     expected = base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
     assert request.headers["Authorization"] == f"Basic {expected}"
@@ -76,7 +49,7 @@ def test_sms_success_returns_message_sid(httpserver: HTTPServer) -> None:
     )
     result = provider(httpserver).send(message())
     assert result.message_id == "SM123"
-    request = received(httpserver)
+    request = sent_request(httpserver)
     assert_basic_auth(request)
     assert request.form.to_dict() == {
         "To": "+14155552671",
@@ -95,7 +68,7 @@ def test_messaging_service_and_status_callback(httpserver: HTTPServer) -> None:
         status_callback=RECEIPT_URL,
     )
     service.send(message())
-    form = received(httpserver).form
+    form = sent_request(httpserver).form
     assert form["MessagingServiceSid"] == "MG1"
     assert form["StatusCallback"] == RECEIPT_URL
     assert "From" not in form
@@ -104,22 +77,22 @@ def test_messaging_service_and_status_callback(httpserver: HTTPServer) -> None:
 def test_tenant_sender_overrides_from_number(httpserver: HTTPServer) -> None:
     httpserver.expect_request(MESSAGES, method="POST").respond_with_json({"sid": "SM2"}, 201)
     provider(httpserver).send(message(sender="+15005550099"))
-    assert received(httpserver).form["From"] == "+15005550099"
+    assert sent_request(httpserver).form["From"] == "+15005550099"
 
 
 def test_whatsapp_prefixes_both_numbers(httpserver: HTTPServer) -> None:
     httpserver.expect_request(MESSAGES, method="POST").respond_with_json({"sid": "SM3"}, 201)
-    provider(httpserver, whatsapp_from="+14155238886").send(message("whatsapp"))
-    form = received(httpserver).form
+    provider(httpserver, whatsapp_from="+14155238886").send(message(channel="whatsapp"))
+    form = sent_request(httpserver).form
     assert form["To"] == "whatsapp:+14155552671"
     assert form["From"] == "whatsapp:+14155238886"
 
 
 def test_voice_call_reads_digits_twice(httpserver: HTTPServer) -> None:
     httpserver.expect_request(CALLS, method="POST").respond_with_json({"sid": "CA1"}, 201)
-    voice = message("voice", locale="de", text="Ihr Code lautet 123456")
+    voice = message(channel="voice", locale="de", text="Ihr Code lautet 123456")
     assert provider(httpserver).send(voice).message_id == "CA1"
-    form = received(httpserver).form
+    form = sent_request(httpserver).form
     assert (form["To"], form["From"]) == ("+14155552671", "+15005550006")
     say = '<Say language="de-DE">Ihr Code lautet 1, 2, 3, 4, 5, 6</Say>'
     assert form["Twiml"].count(say) == 2
@@ -151,30 +124,22 @@ def test_error_codes_are_classified(
     httpserver: HTTPServer, code: int, status: int, failure: FailureClass
 ) -> None:
     twilio_error(httpserver, code, status)
-    with pytest.raises(ProviderError) as caught:
-        provider(httpserver).send(message())
-    assert (caught.value.failure, caught.value.provider_code) == (failure, str(code))
-    assert "4155552671" not in caught.value.message
+    error = expect_failure(provider(httpserver), message(), httpserver)
+    assert (error.failure, error.provider_code) == (failure, str(code))
+    assert "4155552671" not in error.message
 
 
-def test_timeout_is_transient() -> None:
-    def slow(_request: Request) -> Response:
-        time.sleep(0.6)
-        return Response('{"sid": "SM5"}', status=201, content_type="application/json")
-
-    # A server of its own, so the late answer cannot land in another test's request log.
-    with HTTPServer(host="127.0.0.1") as sleepy:
-        sleepy.expect_request(MESSAGES, method="POST").respond_with_handler(slow)
-        with pytest.raises(ProviderError) as caught:
-            provider(sleepy, timeout=0.2).send(message())
-    assert caught.value.failure is FailureClass.TRANSIENT
+def test_timeout_is_transient(httpserver: HTTPServer) -> None:
+    answer = Response('{"sid": "SM5"}', status=201, content_type="application/json")
+    with stalled(httpserver, MESSAGES, answer) as stall:
+        error = expect_failure(provider(httpserver, timeout=0.2), message())
+    assert error.failure is FailureClass.TRANSIENT
+    assert stall.seconds < 0.75
 
 
 def test_connection_refused_is_transient(httpserver: HTTPServer) -> None:
     unreachable = provider(httpserver, base_url="http://127.0.0.1:1")
-    with pytest.raises(ProviderError) as caught:
-        unreachable.send(message())
-    assert caught.value.failure is FailureClass.TRANSIENT
+    assert expect_failure(unreachable, message()).failure is FailureClass.TRANSIENT
 
 
 @pytest.mark.parametrize(
@@ -183,29 +148,27 @@ def test_connection_refused_is_transient(httpserver: HTTPServer) -> None:
         ({"account_sid": ""}, "account_sid"),
         ({"auth_token": ""}, "auth_token"),
         ({"from_number": ""}, "from_number"),
+        ({"auth_token": "  "}, "auth_token"),  # blank counts as absent
     ],
 )
 def test_missing_setting_names_the_key(
     httpserver: HTTPServer, change: dict[str, str], key: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        TwilioProvider.from_settings(
-            "t", frozenset({"sms"}), {**settings(httpserver), **change}, 5.0
-        )
-    assert caught.value.key == key
+    changed, sms = {**settings(httpserver), **change}, frozenset({"sms"})
+    assert config_error_key(TwilioProvider.from_settings, "t", sms, changed, 5.0) == key
 
 
 def test_voice_needs_a_from_number(httpserver: HTTPServer) -> None:
     only_service = {**settings(httpserver), "from_number": "", "messaging_service_sid": "MG1"}
-    with pytest.raises(ConfigError) as caught:
-        TwilioProvider.from_settings("t", frozenset({"voice"}), only_service, 5.0)
-    assert caught.value.key == "from_number"
+    voice = frozenset({"voice"})
+    key = config_error_key(TwilioProvider.from_settings, "t", voice, only_service, 5.0)
+    assert key == "from_number"
 
 
 def test_email_channel_is_refused(httpserver: HTTPServer) -> None:
-    with pytest.raises(ConfigError) as caught:
-        TwilioProvider.from_settings("t", frozenset({"email"}), settings(httpserver), 5.0)
-    assert caught.value.key == "channels"
+    email = frozenset({"email"})
+    key = config_error_key(TwilioProvider.from_settings, "t", email, settings(httpserver), 5.0)
+    assert key == "channels"
 
 
 def status_callback(form: dict[str, str], token: str = TOKEN) -> CallbackRequest:

@@ -1,10 +1,12 @@
-"""Small pieces shared by the twilio, sns, smtp and http adapters."""
+"""Small pieces shared by the provider adapters: settings, channels, failures, bodies."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from .base import ConfigError, FailureClass
 
@@ -13,7 +15,7 @@ _DIGIT_RUN = re.compile(r"\+?\d[\d ().-]{2,}\d")
 
 
 def require(settings: Mapping[str, Any], key: str) -> str:
-    """A mandatory non-empty string setting."""
+    """A mandatory string setting; blank counts as absent."""
     value = optional(settings, key)
     if value is None:
         raise ConfigError(key, "is required")
@@ -21,17 +23,28 @@ def require(settings: Mapping[str, Any], key: str) -> str:
 
 
 def optional(settings: Mapping[str, Any], key: str) -> str | None:
-    """An optional string setting; empty counts as absent."""
+    """An optional string setting; None, empty and blank all count as absent."""
     value = settings.get(key)
-    if value is None or value == "":
+    if value is None:
         return None
     if not isinstance(value, str):
         raise ConfigError(key, "must be a string")
-    return value
+    # An environment variable set to "" stands for "not configured".
+    return value if value.strip() else None
+
+
+def http_url(key: str, url: str) -> SplitResult:
+    """The parts of a URL setting that must be http(s) with a host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(key, "must be an http:// or https:// URL")
+    return parts
 
 
 def check_channels(channels: frozenset[str], supported: frozenset[str]) -> None:
-    """Refuse a channel the provider cannot serve."""
+    """Refuse an empty channel set or a channel the provider cannot serve."""
+    if not channels:
+        raise ConfigError("channels", f"name at least one of {', '.join(sorted(supported))}")
     unsupported = sorted(channels - supported)
     if unsupported:
         raise ConfigError("channels", f"cannot serve {', '.join(unsupported)}")
@@ -42,18 +55,32 @@ def missing_extra(extra: str) -> ConfigError:
     return ConfigError("type", f"install the '{extra}' extra: pip install otp-service[{extra}]")
 
 
-def failure_for_status(status: int | None) -> FailureClass:
-    """Class of an HTTP failure no provider code explains: overload is transient, the rest is
-    a request this provider will keep refusing, so another provider should try."""
+def failure_for_status(
+    status: int | None, otherwise: FailureClass = FailureClass.ROUTE
+) -> FailureClass:
+    """Class of an HTTP failure no provider code explains: 429 and 5xx are the provider's
+    passing trouble, another 4xx a request it will keep refusing (another provider may not);
+    no status or a 2xx/3xx says nothing by itself, so the adapter decides (`otherwise`)."""
     if status is not None and (status == 429 or status >= 500):
         return FailureClass.TRANSIENT
-    return FailureClass.ROUTE
+    if status is not None and 400 <= status < 500:
+        return FailureClass.ROUTE
+    return otherwise
 
 
 def header(headers: Mapping[str, str], name: str) -> str:
     """A request header looked up without regard to case; empty when absent."""
     wanted = name.lower()
     return next((value for key, value in headers.items() if key.lower() == wanted), "")
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A response body as a JSON object, or {} when it is not one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def redact(text: str) -> str:

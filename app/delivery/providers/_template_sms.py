@@ -2,47 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from app.delivery.sms_text import check_signature
 
+from ._common import optional, redact, require
 from .base import ConfigError, FailureClass, Message, ProviderError
 
 SMS_ONLY = frozenset({"sms"})
 # What a template can be given: the one-time code and its lifetime in minutes.
 PARAM_NAMES = ("code", "minutes")
 
-# Provider messages sometimes echo the request; never let a phone number or code reach a log.
-_DIGIT_RUN = re.compile(r"\+?\d{4,}")
-
-
-def require_sms_only(kind: str, channels: frozenset[str]) -> None:
-    """ConfigError unless the provider is asked to serve only the sms channel."""
-    if not channels or channels - SMS_ONLY:
-        raise ConfigError("channels", f"{kind} can only serve the sms channel")
-
-
-def required_str(settings: Mapping[str, Any], key: str) -> str:
-    """A setting that must be a non-empty string."""
-    value = settings.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, "required: a non-empty string")
-    return value
-
-
-def optional_str(settings: Mapping[str, Any], key: str) -> str | None:
-    """A setting that may be absent but, when given, must be a non-empty string."""
-    if settings.get(key) is None:
-        return None
-    return required_str(settings, key)
-
 
 def signature_setting(settings: Mapping[str, Any], key: str) -> str:
     """A required signature name, checked against the platform's naming rules."""
-    sign = required_str(settings, key)
+    sign = require(settings, key)
     try:
         check_signature(sign)
     except ValueError as exc:
@@ -83,7 +59,7 @@ def positional_params(settings: Mapping[str, Any]) -> tuple[str, ...]:
 
 def http_endpoint(settings: Mapping[str, Any], default: str | None) -> tuple[str, str] | None:
     """`endpoint` as (scheme, host[:port]); a bare host means https, e.g. the stand-in's URL."""
-    raw = optional_str(settings, "endpoint") or default
+    raw = optional(settings, "endpoint") or default
     if raw is None:
         return None
     parts = urlsplit(raw if "://" in raw else f"https://{raw}")
@@ -121,17 +97,9 @@ def classify(
     return None
 
 
-def by_http_status(status: int) -> FailureClass:
-    """The class of an unknown failure code: a 4xx (bar 429) is about our request or account,
-    anything else (5xx, a garbled 2xx) is the provider's passing trouble."""
-    if 400 <= status < 500 and status != 429:
-        return FailureClass.ROUTE
-    return FailureClass.TRANSIENT
-
-
 def failure(
     kind: str, failure_class: FailureClass, code: str | None, detail: object
 ) -> ProviderError:
     """A ProviderError whose message is safe to log."""
-    text = _DIGIT_RUN.sub("***", str(detail))[:300]
+    text = redact(str(detail))[:300]
     return ProviderError(failure_class, f"{kind}: {code or 'error'}: {text}", code)

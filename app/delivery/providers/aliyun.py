@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 from . import _template_sms as common
+from ._common import check_channels, failure_for_status, missing_extra, optional, require
 from .base import ConfigError, FailureClass, Message, ProviderError, SendResult
 
 KIND = "aliyun"
@@ -82,9 +83,9 @@ class AliyunProvider:
         cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
     ) -> Self:
         """Validate the settings and build the SDK client once."""
-        common.require_sms_only(KIND, channels)
-        key_id = common.required_str(settings, "access_key_id")
-        secret = common.required_str(settings, "access_key_secret")
+        check_channels(channels, common.SMS_ONLY)
+        key_id = require(settings, "access_key_id")
+        secret = require(settings, "access_key_secret")
         sign_name = common.signature_setting(settings, "sign_name")
         templates = common.template_ids(settings)
         params = _named_params(settings)
@@ -146,10 +147,8 @@ def _client(settings: Mapping[str, Any], key_id: str, secret: str) -> Any:
         from alibabacloud_dysmsapi20170525.client import Client
         from alibabacloud_tea_openapi.utils_models import Config
     except ImportError:
-        raise ConfigError(
-            "type", "install the 'aliyun' extra: pip install otp-service[aliyun]"
-        ) from None
-    region = common.optional_str(settings, "region")
+        raise missing_extra(KIND) from None
+    region = optional(settings, "region")
     endpoint = common.http_endpoint(settings, None if region else DEFAULT_ENDPOINT)
     scheme, host = endpoint or ("https", None)
     config = Config(
@@ -179,5 +178,5 @@ def _sdk_failure(exc: Exception) -> ProviderError:
         return common.failure(KIND, T, None, f"transport error ({what})")
     code = str(exc.code or "")
     failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES)
-    failure_class = failure_class or common.by_http_status(exc.status_code or 0)
+    failure_class = failure_class or failure_for_status(exc.status_code, otherwise=T)
     return common.failure(KIND, failure_class, code or None, exc.message)

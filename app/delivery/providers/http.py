@@ -44,9 +44,8 @@ import urllib.request
 import uuid
 from collections.abc import Mapping
 from typing import Any, Self
-from urllib.parse import urlparse
 
-from ._common import failure_for_status, header, require
+from ._common import failure_for_status, header, http_url, json_object, require
 from .base import (
     CallbackRequest,
     ConfigError,
@@ -89,9 +88,7 @@ class HttpProvider:
     ) -> Self:
         """Validate url, secret and the optional timeout override."""
         url = require(settings, "url")
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigError("url", "must be an http:// or https:// URL")
+        http_url("url", url)
         secret = require(settings, "secret").encode()
         return cls(name, channels, url, secret, _timeout(settings.get("timeout"), timeout))
 
@@ -175,12 +172,12 @@ def _receipt(report: Any) -> Receipt:
 
 
 def _message_id(body: bytes) -> str:
-    message_id = _json_object(body).get("message_id")
+    message_id = json_object(body).get("message_id")
     return message_id if isinstance(message_id, str) and message_id else f"http-{uuid.uuid4().hex}"
 
 
 def _http_error(status: int, body: bytes) -> ProviderError:
-    error = _json_object(body).get("error")
+    error = json_object(body).get("error")
     error = error if isinstance(error, dict) else {}
     failure = failure_for_status(status)
     if (
@@ -199,14 +196,6 @@ def _error_body(exc: urllib.error.HTTPError) -> bytes:
             return exc.read()
     except (OSError, http.client.HTTPException):
         return b""  # the status alone still classifies the failure
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def _text(value: Any) -> str | None:

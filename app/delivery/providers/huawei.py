@@ -16,6 +16,7 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import _template_sms as common
+from ._common import check_channels, failure_for_status, http_url, json_object, optional, require
 from .base import (
     CallbackRequest,
     ConfigError,
@@ -99,20 +100,17 @@ class HuaweiProvider:
         cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
     ) -> Self:
         """Validate the settings; status reports are only requested with a callback_token."""
-        common.require_sms_only(KIND, channels)
+        check_channels(channels, common.SMS_ONLY)
         endpoint = common.http_endpoint(settings, None)
         if endpoint is None:
             raise ConfigError(
                 "endpoint", "required: the application's access address (https://...)"
             )
-        credentials = (
-            common.required_str(settings, "app_key"),
-            common.required_str(settings, "app_secret"),
-        )
+        credentials = (require(settings, "app_key"), require(settings, "app_secret"))
         token = _callback_token(settings)
         fields = {
-            "from": common.required_str(settings, "sender"),
-            "signature": common.optional_str(settings, "signature"),
+            "from": require(settings, "sender"),
+            "signature": optional(settings, "signature"),
             "statusCallback": _callback_url(settings, token),
         }
         scheme, host = endpoint
@@ -162,7 +160,7 @@ class HuaweiProvider:
         )
         try:
             with self._open(request) as response:
-                return response.status, _json(response.read())
+                return response.status, json_object(response.read())
         except (OSError, HTTPException) as exc:  # URLError, timeouts and resets are OSErrors
             raise common.failure(KIND, T, None, f"transport error ({type(exc).__name__})") from exc
 
@@ -188,7 +186,7 @@ def _wsse_header(app_key: str, app_secret: str) -> str:
 
 def _callback_token(settings: Mapping[str, Any]) -> str | None:
     """`callback_token`: the secret that authenticates status reports (Huawei signs none)."""
-    token = common.optional_str(settings, "callback_token")
+    token = optional(settings, "callback_token")
     if token is not None and len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError("callback_token", f"must be at least {MIN_TOKEN_LENGTH} characters")
     return token
@@ -196,25 +194,14 @@ def _callback_token(settings: Mapping[str, Any]) -> str | None:
 
 def _callback_url(settings: Mapping[str, Any], token: str | None) -> str | None:
     """`status_callback` with `?token=` appended; a callback without a token is refused."""
-    url = common.optional_str(settings, "status_callback")
+    url = optional(settings, "status_callback")
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError("status_callback", "must be an http(s) URL")
+    parts = http_url("status_callback", url)
     if token is None:
         raise ConfigError("callback_token", "required with status_callback")
     query = urlencode([*parse_qsl(parts.query), ("token", token)])
     return urlunsplit(parts._replace(query=query))
-
-
-def _json(raw: bytes) -> dict[str, Any]:
-    """The response body as a JSON object, or {} when it is not one."""
-    try:
-        payload = json.loads(raw)
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
 
 
 def _result(http_status: int, payload: dict[str, Any]) -> SendResult:
@@ -224,7 +211,7 @@ def _result(http_status: int, payload: dict[str, Any]) -> SendResult:
     if code == SUCCESS and recipient.get("smsMsgId"):
         return SendResult(message_id=str(recipient["smsMsgId"]))
     failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES)
-    failure_class = failure_class or common.by_http_status(http_status)
+    failure_class = failure_class or failure_for_status(http_status, otherwise=T)
     raise common.failure(KIND, failure_class, code or None, payload.get("description", http_status))
 
 

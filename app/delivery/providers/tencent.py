@@ -8,6 +8,7 @@ from typing import Any, Self
 from app.delivery.sms_text import check_positional_template, positional_placeholders
 
 from . import _template_sms as common
+from ._common import check_channels, missing_extra, optional, require
 from .base import ConfigError, FailureClass, Message, ProviderError, SendResult
 
 KIND = "tencent"
@@ -83,14 +84,14 @@ class TencentProvider:
         cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
     ) -> Self:
         """Validate the settings (template bodies included, when given) and build the client."""
-        common.require_sms_only(KIND, channels)
+        check_channels(channels, common.SMS_ONLY)
         templates = common.template_ids(settings)
         params = common.positional_params(settings)
         _check_bodies(settings, templates, len(params))
         fields = {
             "SmsSdkAppId": common.identifier("sdk_app_id", settings.get("sdk_app_id")),
             "SignName": common.signature_setting(settings, "sign_name"),
-            "SenderId": common.optional_str(settings, "sender_id"),
+            "SenderId": optional(settings, "sender_id"),
         }
         client = _client(settings, timeout)
         return cls(name, channels, client, fields, templates, params)
@@ -157,15 +158,11 @@ def _client(settings: Mapping[str, Any], timeout: float) -> Any:
         from tencentcloud.common.profile.http_profile import HttpProfile
         from tencentcloud.sms.v20210111.sms_client import SmsClient
     except ImportError:
-        raise ConfigError(
-            "type", "install the 'tencent' extra: pip install otp-service[tencent]"
-        ) from None
-    credential = Credential(
-        common.required_str(settings, "secret_id"), common.required_str(settings, "secret_key")
-    )
+        raise missing_extra(KIND) from None
+    credential = Credential(require(settings, "secret_id"), require(settings, "secret_key"))
     scheme, host = common.http_endpoint(settings, None) or ("https", None)
     http = HttpProfile(protocol=scheme, endpoint=host, reqTimeout=timeout)
-    region = common.optional_str(settings, "region") or DEFAULT_REGION
+    region = optional(settings, "region") or DEFAULT_REGION
     return SmsClient(credential, region, ClientProfile(httpProfile=http, language="en-US"))
 
 
