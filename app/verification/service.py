@@ -40,6 +40,17 @@ class Target:
     masked: str
 
 
+@dataclass(frozen=True)
+class Send:
+    """One send of a verification's code."""
+
+    ref: VerificationRef
+    code: str
+    number: int  # 1 for the first send, 2 for the first resend ...
+    resend_after: int
+    last_provider: str | None  # the provider that delivered the previous send
+
+
 def _not_found() -> ApiError:
     return ApiError("not_found", "No pending verification matches.")
 
@@ -91,11 +102,12 @@ class VerificationService:
         test_number = self.codes.is_test_number(target.to)
         plan = None if test_number else self._plan(target.country, req.channel, ref.id, None)
         now = int(time.time())
-        ref, send, resend_after, last = self._create_or_resend(ref, target, req, now)
-        if plan is not None and send > 1:  # rule 8, and the draw of the verification's own id
-            plan = self._plan(target.country, req.channel, ref.id, last)
-        route = self._send(plan, ref, target, req, send)
-        if send == 1:
+        send = self._create_or_resend(ref, target, req, now)
+        ref = send.ref
+        if plan is not None and send.number > 1:  # rule 8, and the draw of this verification
+            plan = self._plan(target.country, req.channel, ref.id, send.last_provider)
+        route = self._send(plan, send, target, req)
+        if send.number == 1:
             data = _event_data(
                 ref.id, "pending", req.channel, target.masked, target.country, req.purpose
             )
@@ -107,40 +119,46 @@ class VerificationService:
             "channel": req.channel,
             "to": target.masked,
             "expires_in": self.store.limits.ttl,
-            "resend_after": resend_after,
+            "resend_after": send.resend_after,
             "route": route,
         }
 
     def _create_or_resend(
         self, ref: VerificationRef, target: Target, req: CodeRequest, now: int
-    ) -> tuple[VerificationRef, int, int, str | None]:
-        """The verification to send (its ref, send number, resend cooldown, last provider)."""
-        fields = {"to": target.to, "c": req.channel, "pu": req.purpose, "cc": target.country,
-                  "lo": req.locale}  # fmt: skip
-        digest = self.codes.digest(ref, self.codes.code(ref.id, target.to))
-        reply = self.store.create(ref, digest, now, fields)
+    ) -> Send:
+        """A new verification, or a resend of the one pending for this destination and purpose."""
+        fields = {
+            "to": target.to,
+            "c": req.channel,
+            "pu": req.purpose,
+            "cc": target.country,
+            "lo": req.locale,
+        }
+        code = self.codes.code(ref.id, target.to)
+        reply = self.store.create(ref, self.codes.digest(ref, code), now, fields)
         if reply[0] == "limited":
             raise _phone_limited(int(reply[1]))
         if reply[0] == "created":
             metrics.VERIFICATIONS.labels("created").inc()
-            return ref, 1, self.store.limits.resend_cooldown, None
+            return Send(ref, code, 1, self.store.limits.resend_cooldown, None)
         ref = ref.with_rand(reply[1])
-        send, resend_after, last = self._resend(ref, now, req.channel)
+        number, resend_after, last = self._resend(ref, now, req.channel)
         metrics.VERIFICATIONS.labels("resent").inc()
-        return ref, send, resend_after, last
+        return Send(ref, self.codes.code(ref.id, target.to), number, resend_after, last)
 
     def _send(
-        self, plan: Plan | None, ref: VerificationRef, target: Target, req: CodeRequest, send: int
+        self, plan: Plan | None, send: Send, target: Target, req: CodeRequest
     ) -> dict[str, Any]:
         """Deliver now, or queue the delivery; a test number gets nothing."""
         if plan is None:
             return {"provider": None, "own_numbers": False, "test_number": True}
         if self.queue is not None:
-            jobs.enqueue(self.queue, ref.id, send, self.store.limits.ttl)
+            jobs.enqueue(self.queue, send.ref.id, send.number, self.store.limits.ttl)
             return {"provider": None, "own_numbers": False, "queued": True}
-        code = self.codes.code(ref.id, target.to)
         minutes = math.ceil(self.store.limits.ttl / 60)
-        draft = Draft(ref, target.to, target.country, req.purpose, req.locale, code, minutes)
+        draft = Draft(
+            send.ref, target.to, target.country, req.purpose, req.locale, send.code, minutes
+        )
         return self._deliver(plan, draft, req.channel, target.masked)
 
     def deliver_queued(self, verification_id: str, send: int) -> str:
