@@ -48,7 +48,7 @@ def _sentinel_master(url: str) -> redis.Redis:
 
 
 def limits_uri(url: str) -> str:
-    """The storage URI flask-limiter (the limits package) expects for the same server."""
+    """The storage URI the limits package expects for the same server."""
     scheme = urlparse(url).scheme
     if scheme == "unix":
         return "redis+unix://" + url.removeprefix("unix://")

@@ -1,4 +1,4 @@
-"""Rate limits: per client IP (flask-limiter) and per destination (counted in the scripts)."""
+"""Rate limits: per client IP (limits package) and per destination (counted in the scripts)."""
 
 from __future__ import annotations
 
