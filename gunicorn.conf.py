@@ -14,7 +14,11 @@ timeout = 30
 # On SIGTERM a worker stops accepting and finishes its in-flight requests within this time.
 graceful_timeout = 25
 keepalive = 5
-accesslog = "-"
+# One listening socket per worker: the kernel spreads connections over the workers instead of
+# letting whichever wins the first accept race keep most of them.
+reuse_port = True
+# The service logs one JSON line per request itself; OTP_ACCESS_LOG="" turns gunicorn's off.
+accesslog = os.environ.get("OTP_ACCESS_LOG", "-") or None
 access_log_format = json.dumps(
     {
         "log": "access",

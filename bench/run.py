@@ -1,0 +1,415 @@
+"""The benchmark of the service against a bare Flask app, in one command (under 3 minutes).
+
+Run: .venv/bin/python bench/run.py [--duration 12] [--redis-url redis://127.0.0.1:6379/13]
+Both apps run under gunicorn with the same settings, on 127.0.0.1, against the same Redis (by
+default database 13 of the server at 127.0.0.1:6379, flushed; an embedded one if none answers
+there). The Redis round trips per endpoint are counted by bench/redis_cost.py; the memory per
+pending verification is measured while creating the verifications the verify runs consume.
+wrk then drives GET /hello, POST /otp/request (a new number each time), POST /otp/verify with
+correct codes and with wrong codes: a warm-up each, then rounds in which every endpoint runs in
+turn, so that a burst of load from elsewhere on the machine hits all of them alike; each figure
+is the median over the rounds, each ratio the median of the ratios to hello in the same round.
+Prints a table and the project's targets, and writes both to bench/results/<UTC time>.json.
+Needs wrk: apt-get install -y wrk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import itertools
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import redis
+import redis_cost
+from report import HELLO, code_version, machine, print_report, save, targets
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app, storage  # noqa: E402
+from app.verification.service import CodeRequest  # noqa: E402
+from app.verification.tokens import generate_pem  # noqa: E402
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
+# Inherited settings that would change what is measured, or where gunicorn.conf.py keeps (and
+# first empties) the metrics directory.
+INHERITED_NOT = {"REDIS_URL", "PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY"}
+WRONG_TRIES = 4  # the fifth wrong code would burn the verification (OTP_MAX_ATTEMPTS=5)
+CORRECT_SHARE = 0.8  # of the pool; the rest takes WRONG_TRIES wrong codes each
+HIGH_LIMITS = {
+    "OTP_LIMIT_IP_REQUEST": "1000000000/minute",
+    "OTP_LIMIT_IP_VERIFY": "1000000000/minute",
+    "OTP_LIMIT_PHONE_HOURLY": "1000000",
+    "OTP_LIMIT_PHONE_DAILY": "1000000",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    app: str  # the server: "hello" or "otp"
+    path: str
+    script: str
+    expected: int  # the status every answer should have
+    pool: Path | None = None  # "<id>,<code>" lines for the verify script
+
+    def script_args(self, run: int, first: int, threads: int) -> list[str]:
+        if self.pool is None:
+            return [str(run)]
+        return [str(self.pool), str(first), str(threads)]
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    pid: int  # gunicorn's master
+
+    def worker_cpu(self) -> float:
+        """CPU seconds (user and system) the workers have used so far."""
+        ticks = 0
+        for child in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split():
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(") ", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def endpoints(correct: Path, wrong: Path) -> list[Endpoint]:
+    return [
+        Endpoint(HELLO, "hello", "/hello", "hello.lua", 200),
+        Endpoint("POST /otp/request", "otp", "/otp/request", "request.lua", 202),
+        Endpoint("POST /otp/verify (correct)", "otp", "/otp/verify", "verify.lua", 200, correct),
+        Endpoint("POST /otp/verify (wrong)", "otp", "/otp/verify", "verify.lua", 400, wrong),
+    ]
+
+
+def options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=12, help="seconds measured per endpoint")
+    parser.add_argument("--rounds", type=int, default=3, help="the duration is split over them")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per endpoint")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (at most 10)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each app")
+    parser.add_argument("--worker-threads", type=int, default=4, help="gthread threads each")
+    parser.add_argument("--pending", type=int, default=100_000, help="verifications created")
+    parser.add_argument("--redis-url", help=f"default {DEFAULT_REDIS}, else an embedded Redis")
+    parser.add_argument("--results", type=Path, default=BENCH / "results")
+    args = parser.parse_args()
+    # Each is one digit of the phone numbers POST /otp/request sends.
+    if not 1 <= args.threads <= 10 or not 1 <= args.rounds <= 9:
+        parser.error("--threads must be between 1 and 10, --rounds between 1 and 9")
+    return args
+
+
+def main() -> None:
+    args = options()
+    if shutil.which("wrk") is None:
+        print("wrk is missing; install it with: apt-get install -y wrk", file=sys.stderr)
+        sys.exit(2)
+    for name in [k for k in os.environ if k.startswith("OTP_") or k in INHERITED_NOT]:
+        del os.environ[name]  # every run measures the same configuration
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="otp-bench-") as scratch,
+        chosen_redis(args.redis_url, Path(scratch)) as url,
+    ):
+        client = storage.connect(url)
+        client.flushdb()
+        try:
+            report = run(args, url, client, Path(scratch))
+        finally:
+            client.flushdb()
+    report["seconds"] = round(time.monotonic() - started, 1)
+    report["targets"] = targets(report)
+    print_report(report)
+    save(report, args.results)
+
+
+@contextlib.contextmanager
+def chosen_redis(given: str | None, scratch: Path) -> Iterator[str]:
+    """The given Redis, else the default one, else an embedded one stopped at the end."""
+    url = given or DEFAULT_REDIS
+    if answers(url):
+        yield url
+        return
+    if given:
+        sys.exit(f"no Redis answers at {given}")
+    print(f"no Redis at {DEFAULT_REDIS}: starting an embedded one")
+    data_dir = scratch / "redis"
+    try:
+        yield storage.embedded_url(data_dir)
+    finally:
+        storage.stop_embedded(data_dir)
+
+
+def answers(url: str) -> bool:
+    try:
+        return bool(storage.connect(url).ping())
+    except redis.RedisError:
+        return False
+
+
+def service_env(url: str) -> dict[str, str]:
+    return {
+        "OTP_ENV": "development",
+        "OTP_DELIVERY": "inline",
+        "REDIS_URL": url,
+        "OTP_SECRET": secrets.token_urlsafe(32),
+        "OTP_SIGNING_KEY": generate_pem(),
+        **HIGH_LIMITS,
+    }
+
+
+def run(args: argparse.Namespace, url: str, client: Any, scratch: Path) -> dict[str, Any]:
+    env = service_env(url)
+    trips = round_trips(env, scratch / "inprocess.log")
+    memory, correct, wrong = pending_pool(args.pending, env, client, scratch)
+    hello_app = ["--pythonpath", str(BENCH), "hello:app"]
+    measured = endpoints(correct, wrong)
+    with (
+        serve(args, "hello", hello_app, {}, scratch) as hello,
+        serve(args, "service", ["wsgi:app"], env, scratch) as otp,
+    ):
+        results = drive(args, {"hello": hello, "otp": otp}, measured)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(client),
+        "code": code_version(),
+        "settings": settings(args, url),
+        "endpoints": [figures(e, results[e.name], results[HELLO]) for e in measured],
+        "round_trips": trips,
+        "memory": memory,
+    }
+
+
+@contextlib.contextmanager
+def serve(
+    args: argparse.Namespace, name: str, app_args: list[str], env: dict[str, str], scratch: Path
+) -> Iterator[Server]:
+    """One app under gunicorn with the service's config file and the benchmark's settings."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
+    command += ["--worker-class", "gthread", "--threads", str(args.worker_threads)]
+    command += ["--reuse-port", "--access-logfile", "/dev/null", *app_args]
+    # Its own data directory: gunicorn.conf.py keeps (and first empties) the metrics there.
+    env = {**os.environ, "OTP_DATA_DIR": str(scratch / name), **env}
+    log = scratch / f"{name}.log"
+    with open(log, "wb") as out:  # the console provider prints every message here
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + ("/hello" if "hello:app" in app_args else "/readyz"), process, log)
+        yield Server(base, process.pid)
+    finally:
+        process.terminate()  # gunicorn's master stops its workers
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"gunicorn exited at start-up:\n{log.read_text()[-2000:]}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as answer:
+            if answer.status == 200:
+                return
+        time.sleep(0.1)
+    sys.exit(f"{url} did not answer within 30 s; see {log}")
+
+
+def wrk(
+    args: argparse.Namespace, url: str, endpoint: Endpoint, seconds: int, run: int, first: int
+) -> dict[str, Any]:
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
+    command += ["--timeout", "10s", "-s", str(BENCH / "wrk" / endpoint.script)]
+    command += [url + endpoint.path, "--", *endpoint.script_args(run, first, args.threads)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    # The scripts' done() hook prints the run's figures, percentiles from wrk's own histogram.
+    summary = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    result: dict[str, Any] = json.loads(summary.removeprefix("BENCH "))
+    return result
+
+
+def drive(
+    args: argparse.Namespace, servers: dict[str, Server], measured: list[Endpoint]
+) -> dict[str, list[dict[str, Any]]]:
+    """A warm-up of every endpoint, then the rounds, every endpoint in turn in each."""
+    results: dict[str, list[dict[str, Any]]] = {e.name: [] for e in measured}
+    first = dict.fromkeys(results, 0)  # where each pool's next run starts
+    seconds = max(1, round(args.duration / args.rounds))
+    for run in range(args.rounds + 1):
+        length = seconds if run else args.warmup
+        print(f"{f'round {run}' if run else 'warm-up'}: {length} s per endpoint", flush=True)
+        for endpoint in measured:
+            server = servers[endpoint.app]
+            cpu = server.worker_cpu()
+            result = wrk(args, server.base, endpoint, length, run, first[endpoint.name])
+            result["cpu_seconds"] = server.worker_cpu() - cpu
+            first[endpoint.name] += args.threads * int(result["used"]["max"])
+            if run:
+                results[endpoint.name].append(result)
+    return results
+
+
+def figures(
+    endpoint: Endpoint, rounds: list[dict[str, Any]], hello: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One endpoint's medians over the rounds, and its ratios to hello's in the same rounds."""
+    rates = [r["requests"] / r["seconds"] for r in rounds]
+    ratios = [rate / (h["requests"] / h["seconds"]) for rate, h in zip(rates, hello, strict=True)]
+    p99s = [r["p99_us"] / h["p99_us"] for r, h in zip(rounds, hello, strict=True)]
+    unexpected: Counter[str] = Counter()
+    for r in rounds:
+        unexpected.update({k: n for k, n in r["statuses"].items() if int(k) != endpoint.expected})
+        unexpected.update({k: n for k, n in r["errors"].items() if n and k != "status"})
+    return {
+        "endpoint": endpoint.name,
+        "requests_per_second": round(median(rates), 1),
+        "p50_ms": median(r["p50_us"] for r in rounds) / 1000,
+        "p99_ms": median(r["p99_us"] for r in rounds) / 1000,
+        "ratio_to_hello": round(median(ratios), 3),
+        "p99_to_hello": round(median(p99s), 2),
+        "cpu_ms_per_request": round(
+            median(1000 * r["cpu_seconds"] / r["requests"] for r in rounds), 3
+        ),
+        "requests_per_second_by_round": [round(rate) for rate in rates],
+        "requests": sum(r["requests"] for r in rounds),
+        "expected_status": endpoint.expected,
+        "unexpected": dict(unexpected),
+        "pool_exhausted": any(r["used"]["wrapped"] for r in rounds),
+    }
+
+
+def round_trips(env: dict[str, str], log: Path) -> list[dict[str, Any]]:
+    """Round trips and commands per call, counted by bench/redis_cost.py in this process."""
+    print("Redis round trips: 1000 calls per endpoint through an in-process app", flush=True)
+    with open(log, "a") as out, contextlib.redirect_stderr(out):
+        app = create_app(env)
+        client = app.extensions["otp"].redis
+        with contextlib.redirect_stdout(io.StringIO()):  # its own memory figure is over 1000
+            measured = redis_cost.measure(app, app.test_client(), client, 1000)
+        client.flushdb()
+    trips: list[dict[str, Any]] = measured["round_trips"]
+    return trips
+
+
+def pending_pool(
+    count: int, env: dict[str, str], client: Any, scratch: Path
+) -> tuple[dict[str, Any], Path, Path]:
+    """Create `count` pending verifications through the service (one process per core), note
+    the Redis memory they take, and split them into the pools of the two verify runs."""
+    processes = os.cpu_count() or 2
+    print(f"{count} pending verifications through the service, {processes} processes", flush=True)
+    memory, keys, started = used_memory(client), client.dbsize(), time.monotonic()
+    slices = [range(first, count, processes) for first in range(processes)]
+    logs = [scratch / f"pool-{n}.log" for n in range(processes)]
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        made = [
+            pair
+            for part in pool.map(create_verifications, [env] * processes, slices, logs)
+            for pair in part
+        ]
+    seconds = time.monotonic() - started
+    result = {
+        "pending": count,
+        "bytes_per_pending": round((used_memory(client) - memory) / count, 1),
+        "keys_per_pending": round((client.dbsize() - keys) / count, 2),
+        "created_per_second": round(count / seconds),
+        "bytes_per_key": key_sizes(client),
+    }
+    split = int(count * CORRECT_SHARE)
+    correct = write_pool(scratch / "correct.txt", made[:split])
+    wrong = write_pool(
+        scratch / "wrong.txt",
+        [(vid, redis_cost.wrong(code)) for vid, code in made[split:] for _ in range(WRONG_TRIES)],
+    )
+    return result, correct, wrong
+
+
+def create_verifications(env: dict[str, str], numbers: range, log: Path) -> list[tuple[str, str]]:
+    """(id, code) of a new verification for each number, made by the service's own request()."""
+    with open(log, "a") as out, contextlib.redirect_stderr(out):
+        service = create_app(env).extensions["otp"].service
+        made = []
+        for number in numbers:
+            to = f"+49152{number:08d}"
+            req = CodeRequest(
+                to, country=None, email=None, channel="sms", purpose="login", locale="en"
+            )
+            answer = service.request(req)
+            made.append((answer["id"], service.codes.code(answer["id"], to)))
+    return made
+
+
+def write_pool(path: Path, pairs: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f"{vid},{code}\n" for vid, code in pairs))
+    return path
+
+
+def key_sizes(client: Any) -> dict[str, int]:
+    """MEMORY USAGE of one key of each kind (hash tags blanked out) among the first keys."""
+    sizes: dict[str, int] = {}
+    for key in itertools.islice(client.scan_iter(count=1000), 1000):
+        kind = re.sub(r"\{[^}]*\}", "{*}", key.decode())
+        if kind not in sizes:
+            sizes[kind] = client.memory_usage(key)
+    return sizes
+
+
+def used_memory(client: Any) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def settings(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    return {
+        "gunicorn": {
+            "config": "gunicorn.conf.py",
+            "workers": args.workers,
+            "worker_class": "gthread",
+            "threads": args.worker_threads,
+            "reuse_port": True,
+            "access_log": "/dev/null",
+        },
+        "wrk": {
+            "threads": args.threads,
+            "connections": args.connections,
+            "warmup_seconds": args.warmup,
+            "duration_seconds": args.duration,
+            "rounds": args.rounds,
+        },
+        "redis": url if url.startswith("unix://") else url.rpartition("@")[2],
+        "service": {"OTP_ENV": "development", "OTP_DELIVERY": "inline", **HIGH_LIMITS},
+    }
+
+
+if __name__ == "__main__":
+    main()
