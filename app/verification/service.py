@@ -11,11 +11,12 @@ from rq import Queue
 
 from app import metrics
 from app.delivery import jobs, phone
-from app.delivery.dispatch import Attempt, Dispatcher, Draft, Outcome, last_delivered
+from app.delivery.dispatch import Dispatcher, Draft, Outcome, last_delivered
 from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
 from app.errors import ApiError
 from app.webhooks import Webhooks
 
+from . import status
 from .codes import Codes, VerificationRef
 from .store import STATUS_NAMES, Store
 from .tokens import TokenSigner
@@ -108,7 +109,7 @@ class VerificationService:
             plan = self._plan(target.country, req.channel, ref.id, send.last_provider)
         route = self._send(plan, send, target, req)
         if send.number == 1:
-            data = _event_data(
+            data = status.event_data(
                 ref.id, "pending", req.channel, target.masked, target.country, req.purpose
             )
             expires_at = now + self.store.limits.ttl
@@ -170,7 +171,7 @@ class VerificationService:
         if not self.store.claim_send(ref, send):
             return "duplicate"
         last = last_delivered(fields.get("at", "")) if send > 1 else None
-        masked = _masked(fields)
+        masked = status.masked(fields)
         try:
             plan = self._plan(fields["cc"], fields["c"], verification_id, last)
             minutes = math.ceil(self.store.limits.ttl / 60)
@@ -223,7 +224,7 @@ class VerificationService:
             metrics.VERIFICATIONS.labels("failed").inc()
             error = _delivery_failed(draft.ref, outcome)
             if self.webhooks.wants("delivery.failed"):
-                data = _event_data(
+                data = status.event_data(
                     draft.ref.id, "failed", channel, masked, draft.country, draft.purpose
                 )
                 self.webhooks.emit("delivery.failed", {**data, **error.details})
@@ -277,24 +278,7 @@ class VerificationService:
         fields = self.store.load(ref) if ref else None
         if fields is None:
             raise _not_found()
-        attempts = [Attempt.parse(line) for line in fields.get("at", "").splitlines() if line]
-        reports = [line.split("|") for line in fields.get("rc", "").splitlines() if line]
-        for attempt in attempts:
-            for message_id, status, code in reports:
-                if message_id == attempt["message_id"]:
-                    attempt["delivery"] = {"status": status, "code": code or None}
-        return {
-            "id": verification_id,
-            "status": STATUS_NAMES.get(fields["s"], fields["s"]),
-            "channel": fields["c"],
-            "purpose": fields["pu"],
-            "to": _masked(fields),
-            "country": fields.get("cc") or None,
-            "expires_at": int(time.time()) + int(fields["ttl"]),
-            "sends": int(fields["n"]),
-            "attempts": attempts,
-            "route": self._route_now(verification_id, fields),
-        }
+        return status.describe(verification_id, fields, self._route_now(verification_id, fields))
 
     def _route_now(self, verification_id: str, fields: dict[str, str]) -> dict[str, object]:
         """The plan a send of this verification would follow now, with every step's reason."""
@@ -317,9 +301,9 @@ class VerificationService:
         fields = self.store.load(ref, any_rand=True)
         if fields is None:
             return
-        verification_id, status = ref.with_rand(fields["r"]).id, STATUS_NAMES[fields["s"]]
-        data = _event_data(
-            verification_id, status, fields["c"], _masked(fields), fields["cc"], fields["pu"]
+        verification_id, state = ref.with_rand(fields["r"]).id, STATUS_NAMES[fields["s"]]
+        data = status.event_data(
+            verification_id, state, fields["c"], status.masked(fields), fields["cc"], fields["pu"]
         )
         self.webhooks.emit(event, {**data, "provider": last_delivered(fields.get("at", ""))})
 
@@ -330,26 +314,6 @@ class VerificationService:
         metrics.VERIFICATIONS.labels("cancelled").inc()
         self.webhooks.cancel_expiry(verification_id)
         return {"id": verification_id, "status": "cancelled"}
-
-
-def _masked(fields: dict[str, str]) -> str:
-    """A stored verification's destination, masked."""
-    to = fields["to"]
-    return phone.mask_email(to) if "@" in to else phone.mask(to)
-
-
-def _event_data(
-    verification_id: str, status: str, channel: str, masked: str, country: str, purpose: str
-) -> dict[str, Any]:
-    """What a webhook tells about a verification: never its code, its destination masked."""
-    return {
-        "id": verification_id,
-        "status": status,
-        "channel": channel,
-        "to": masked,
-        "country": country or None,  # e-mail has none
-        "purpose": purpose,
-    }
 
 
 def _phone_limited(retry_after: int) -> ApiError:

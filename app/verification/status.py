@@ -1,0 +1,58 @@
+"""How a stored verification is shown: to its API clients and to business-system webhooks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from app.delivery import phone
+from app.delivery.dispatch import Attempt
+
+from .store import STATUS_NAMES
+
+
+def masked(fields: dict[str, str]) -> str:
+    """A stored verification's destination, masked."""
+    to = fields["to"]
+    return phone.mask_email(to) if "@" in to else phone.mask(to)
+
+
+def attempts(fields: dict[str, str]) -> list[dict[str, Any]]:
+    """Every delivery attempt, with the provider's delivery report where one came in."""
+    tried = [Attempt.parse(line) for line in fields.get("at", "").splitlines() if line]
+    reports = [line.split("|") for line in fields.get("rc", "").splitlines() if line]
+    for attempt in tried:
+        for message_id, status, code in reports:
+            if message_id == attempt["message_id"]:
+                attempt["delivery"] = {"status": status, "code": code or None}
+    return tried
+
+
+def describe(verification_id: str, fields: dict[str, str], route: dict[str, Any]) -> dict[str, Any]:
+    """The answer of GET /otp/<id>."""
+    return {
+        "id": verification_id,
+        "status": STATUS_NAMES.get(fields["s"], fields["s"]),
+        "channel": fields["c"],
+        "purpose": fields["pu"],
+        "to": masked(fields),
+        "country": fields.get("cc") or None,
+        "expires_at": int(time.time()) + int(fields["ttl"]),
+        "sends": int(fields["n"]),
+        "attempts": attempts(fields),
+        "route": route,
+    }
+
+
+def event_data(
+    verification_id: str, status: str, channel: str, to: str, country: str, purpose: str
+) -> dict[str, Any]:
+    """What a webhook tells about a verification: never its code, its destination masked."""
+    return {
+        "id": verification_id,
+        "status": status,
+        "channel": channel,
+        "to": to,
+        "country": country or None,  # e-mail has none
+        "purpose": purpose,
+    }
