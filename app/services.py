@@ -13,12 +13,13 @@ from app import settings as settings_module
 from app import storage
 from app.delivery import config as routing_config
 from app.delivery import jobs
-from app.delivery.config import RoutingConfig, RoutingError
+from app.delivery.config import RoutingConfig
 from app.delivery.dispatch import Dispatcher
 from app.delivery.health import Health
 from app.delivery.providers import provider_class
 from app.delivery.providers.base import ConfigError, Provider
 from app.delivery.providers.console import ConsoleProvider, Outbox
+from app.delivery.reader import RoutingError
 from app.delivery.receipts import Receipts
 from app.delivery.routing import Router
 from app.delivery.templates import Templates

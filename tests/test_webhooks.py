@@ -19,7 +19,7 @@ from flask import Flask
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from app.delivery.config import RoutingError
+from app.delivery.reader import RoutingError
 from app.webhooks import EVENTS, Endpoint, Webhooks, parse
 from app.webhooks.sender import SILENT_SECONDS
 

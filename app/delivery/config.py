@@ -7,21 +7,19 @@ file, the key and the problem.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
 import yaml
 
 from app.webhooks import config as webhook_config
 
 from . import templates
 from .health import BreakerSettings
+from .reader import CHANNELS, Reader, RoutingError
 
-CHANNELS = frozenset({"sms", "voice", "whatsapp", "email"})
 PROVIDER_KINDS = frozenset(
     {"twilio", "sns", "aliyun", "tencent", "huawei", "http", "smtp", "console"}
 )
@@ -36,19 +34,11 @@ KIND_CHANNELS: dict[str, frozenset[str]] = {
     "http": CHANNELS,
     "console": CHANNELS,
 }
-COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
-# Settings whose values are credentials: they must come from the environment.
-_SECRET_NAME = re.compile(r"secret|password|token|(^|_)key$")
-_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 DEVELOPMENT_ROUTING: dict[str, Any] = {
     "providers": {"console": {"type": "console", "channels": sorted(CHANNELS)}},
     "own_numbers": {"default": [{"provider": "console"}]},
 }
-
-
-class RoutingError(RuntimeError):
-    """The routing file cannot be used; the message names the file, the key and the problem."""
 
 
 @dataclass(frozen=True)
@@ -99,71 +89,6 @@ class RoutingConfig:
     webhooks: tuple[webhook_config.Endpoint, ...] = ()
 
 
-class _Reader:
-    """Walks the parsed file, naming the key of every problem it finds."""
-
-    def __init__(self, source: str, env: Mapping[str, str]) -> None:
-        self.source = source
-        self.env = env
-
-    def fail(self, key: str, problem: str) -> RoutingError:
-        return RoutingError(f"{self.source}: {key}: {problem}")
-
-    def mapping(self, value: Any, key: str) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(key, "must be a mapping")
-        return value
-
-    def items(self, value: Any, key: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.fail(key, "must be a list")
-        return value
-
-    def integer(self, value: Any, key: str, low: int = 0) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise self.fail(key, f"must be a whole number of at least {low}")
-        return value
-
-    def flag(self, value: Any, key: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(key, "must be true or false")
-        return value
-
-    def country(self, code: Any, key: str) -> str:
-        if not isinstance(code, str) or code.upper() not in COUNTRIES:
-            raise self.fail(key, f"unknown country code {code!r}")
-        return code.upper()
-
-    def channel_set(self, value: Any, key: str) -> frozenset[str]:
-        channels = frozenset(self.items(value, key))
-        unknown = channels - CHANNELS
-        if unknown:
-            raise self.fail(key, f"unknown channel(s) {sorted(unknown)}")
-        return channels
-
-    def settings(self, value: Any, key: str) -> dict[str, Any]:
-        """A provider's settings with ${VAR} references resolved; credentials must be one."""
-        return {name: self.setting(name, item, f"{key}.{name}") for name, item in value.items()}
-
-    def setting(self, name: str, value: Any, key: str, nested: bool = False) -> Any:
-        if isinstance(value, dict):
-            return {k: self.setting(k, v, f"{key}.{k}", True) for k, v in value.items()}
-        reference = _ENV_REF.match(value) if isinstance(value, str) else None
-        if reference:
-            variable = reference.group(1)
-            if variable not in self.env:
-                raise self.fail(key, f"environment variable {variable} is not set")
-            return self.env[variable]
-        # Nested mappings (templates per purpose, ...) hold no credentials of their own.
-        if not nested and _SECRET_NAME.search(name.lower()) and value not in (None, ""):
-            raise self.fail(key, "a secret must come from the environment, e.g. ${NAME}")
-        return value
-
-
 def load(path: Path | None, env: Mapping[str, str] | None = None) -> RoutingConfig:
     """Read and validate a routing file; None gives the development default (console only)."""
     env = os.environ if env is None else env
@@ -177,7 +102,7 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> RoutingConf
 
 
 def parse(raw: Any, source: str, env: Mapping[str, str]) -> RoutingConfig:
-    reader = _Reader(source, env)
+    reader = Reader(source, env)
     doc = reader.mapping(raw, "(top level)")
     providers = _providers(reader, doc.get("providers"))
     channels = reader.channel_set(doc.get("channels", sorted(CHANNELS)), "channels")
@@ -216,7 +141,7 @@ _TOP_LEVEL = {
 }
 
 
-def _providers(reader: _Reader, raw: Any) -> dict[str, ProviderSpec]:
+def _providers(reader: Reader, raw: Any) -> dict[str, ProviderSpec]:
     providers = {}
     for name, entry in reader.mapping(raw, "providers").items():
         key = f"providers.{name}"
@@ -243,7 +168,7 @@ def _providers(reader: _Reader, raw: Any) -> dict[str, ProviderSpec]:
     return providers
 
 
-def _groups(reader: _Reader, raw: Any) -> dict[str, frozenset[str]]:
+def _groups(reader: Reader, raw: Any) -> dict[str, frozenset[str]]:
     groups = {}
     for name, members in reader.mapping(raw, "regions").items():
         key = f"regions.{name}"
@@ -251,25 +176,25 @@ def _groups(reader: _Reader, raw: Any) -> dict[str, frozenset[str]]:
     return groups
 
 
-def _expand(reader: _Reader, name: Any, key: str, groups: dict[str, frozenset[str]]) -> list[str]:
+def _expand(reader: Reader, name: Any, key: str, groups: dict[str, frozenset[str]]) -> list[str]:
     if name in groups:
         return sorted(groups[name])
     return [reader.country(name, key)]
 
 
 def _country_list(
-    reader: _Reader, raw: Any, key: str, groups: dict[str, frozenset[str]]
+    reader: Reader, raw: Any, key: str, groups: dict[str, frozenset[str]]
 ) -> frozenset[str]:
     return frozenset(
         c for name in reader.items(raw, key) for c in _expand(reader, name, key, groups)
     )
 
 
-def _allowed(reader: _Reader, raw: Any, groups: dict[str, frozenset[str]]) -> frozenset[str] | None:
+def _allowed(reader: Reader, raw: Any, groups: dict[str, frozenset[str]]) -> frozenset[str] | None:
     return None if raw is None else _country_list(reader, raw, "allowed_countries", groups)
 
 
-def _resource(reader: _Reader, raw: Any, key: str, providers: dict[str, ProviderSpec]) -> Resource:
+def _resource(reader: Reader, raw: Any, key: str, providers: dict[str, ProviderSpec]) -> Resource:
     entry = reader.mapping(raw, key)
     provider = entry.get("provider")
     if provider not in providers:
@@ -286,7 +211,7 @@ def _resource(reader: _Reader, raw: Any, key: str, providers: dict[str, Provider
 
 
 def _scheduling(
-    reader: _Reader, raw: Any, groups: dict[str, frozenset[str]], providers: dict[str, ProviderSpec]
+    reader: Reader, raw: Any, groups: dict[str, frozenset[str]], providers: dict[str, ProviderSpec]
 ) -> dict[str, CountryScheduling]:
     section = reader.mapping(raw, "scheduling")
     default_switch = reader.flag(section.get("use_own_numbers", True), "scheduling.use_own_numbers")
@@ -308,7 +233,7 @@ def _scheduling(
 
 
 def _own_numbers(
-    reader: _Reader, raw: Any, providers: dict[str, ProviderSpec]
+    reader: Reader, raw: Any, providers: dict[str, ProviderSpec]
 ) -> dict[str, tuple[OwnNumber, ...]]:
     own: dict[str, tuple[OwnNumber, ...]] = {}
     for name, entries in reader.mapping(raw, "own_numbers").items():
@@ -326,7 +251,7 @@ def _own_numbers(
     return own
 
 
-def _fallbacks(reader: _Reader, raw: Any, channels: frozenset[str]) -> dict[str, str]:
+def _fallbacks(reader: Reader, raw: Any, channels: frozenset[str]) -> dict[str, str]:
     fallbacks = {}
     for source, target in reader.mapping(raw, "channel_fallbacks").items():
         key = f"channel_fallbacks.{source}"
@@ -337,7 +262,7 @@ def _fallbacks(reader: _Reader, raw: Any, channels: frozenset[str]) -> dict[str,
     return fallbacks
 
 
-def _templates(reader: _Reader, raw: Any) -> dict[str, dict[str, str]]:
+def _templates(reader: Reader, raw: Any) -> dict[str, dict[str, str]]:
     texts: dict[str, dict[str, str]] = {}
     for purpose, locales in reader.mapping(raw, "templates").items():
         for locale, text in reader.mapping(locales, f"templates.{purpose}").items():
@@ -349,7 +274,7 @@ def _templates(reader: _Reader, raw: Any) -> dict[str, dict[str, str]]:
     return texts
 
 
-def _breaker(reader: _Reader, raw: Any) -> BreakerSettings:
+def _breaker(reader: Reader, raw: Any) -> BreakerSettings:
     section = reader.mapping(raw, "breaker")
     defaults = BreakerSettings()
     values: dict[str, Any] = {}
@@ -363,7 +288,7 @@ def _breaker(reader: _Reader, raw: Any) -> BreakerSettings:
     return BreakerSettings(ratio=float(ratio), **values)
 
 
-def _webhooks(reader: _Reader, raw: Any) -> tuple[webhook_config.Endpoint, ...]:
+def _webhooks(reader: Reader, raw: Any) -> tuple[webhook_config.Endpoint, ...]:
     """Business-system webhooks, ${VAR} resolved; their secrets only from the environment."""
     entries = []
     for i, entry in enumerate(reader.items(raw, "webhooks")):

@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-# The module, not its names: the routing loader imports this module in turn.
-from app.delivery import config as routing
+from app.delivery.reader import RoutingError
 
 EVENTS = frozenset(
     {"verification.approved", "verification.failed", "verification.expired", "delivery.failed"}
@@ -45,26 +44,26 @@ def parse(raw: Any, source: str) -> list[Endpoint]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise routing.RoutingError(f"{source}: webhooks: must be a list")
+        raise RoutingError(f"{source}: webhooks: must be a list")
     endpoints = [_endpoint(entry, f"{source}: webhooks[{i}]") for i, entry in enumerate(raw)]
     seen: set[str] = set()
     for i, endpoint in enumerate(endpoints):
         if endpoint.url in seen:
-            raise routing.RoutingError(f"{source}: webhooks[{i}].url: the same URL is listed twice")
+            raise RoutingError(f"{source}: webhooks[{i}].url: the same URL is listed twice")
         seen.add(endpoint.url)
     return endpoints
 
 
 def _endpoint(entry: Any, where: str) -> Endpoint:
     if not isinstance(entry, dict):
-        raise routing.RoutingError(f"{where}: must be a mapping")
+        raise RoutingError(f"{where}: must be a mapping")
     unknown = sorted(set(entry) - _KEYS)
     if unknown:
-        raise routing.RoutingError(f"{where}.{unknown[0]}: unknown key")
+        raise RoutingError(f"{where}.{unknown[0]}: unknown key")
     previous, until = entry.get("previous_secret"), entry.get("previous_secret_until")
     if until is not None:
         if previous is None:
-            raise routing.RoutingError(f"{where}.previous_secret_until: needs a previous_secret")
+            raise RoutingError(f"{where}.previous_secret_until: needs a previous_secret")
         until = _instant(until, f"{where}.previous_secret_until")
     return Endpoint(
         url=_url(entry.get("url"), f"{where}.url"),
@@ -78,24 +77,24 @@ def _endpoint(entry: Any, where: str) -> Endpoint:
 def _url(value: Any, key: str) -> str:
     parts = urlsplit(value) if isinstance(value, str) else None
     if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise routing.RoutingError(f"{key}: must be an http:// or https:// URL, got {value!r}")
+        raise RoutingError(f"{key}: must be an http:// or https:// URL, got {value!r}")
     return str(value)
 
 
 def _events(value: Any, key: str) -> frozenset[str]:
     if not isinstance(value, list) or not value:
-        raise routing.RoutingError(f"{key}: must list at least one of {sorted(EVENTS)}")
+        raise RoutingError(f"{key}: must list at least one of {sorted(EVENTS)}")
     for event in value:
         if event not in EVENTS:
-            raise routing.RoutingError(f"{key}: unknown event {event!r}; one of {sorted(EVENTS)}")
+            raise RoutingError(f"{key}: unknown event {event!r}; one of {sorted(EVENTS)}")
     return frozenset(value)
 
 
 def _secret(value: Any, key: str) -> str:
     if value is None:
-        raise routing.RoutingError(f"{key}: is required (from the environment, e.g. ${{NAME}})")
+        raise RoutingError(f"{key}: is required (from the environment, e.g. ${{NAME}})")
     if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
-        raise routing.RoutingError(f"{key}: must be at least {MIN_SECRET_LENGTH} characters")
+        raise RoutingError(f"{key}: must be at least {MIN_SECRET_LENGTH} characters")
     return value
 
 
@@ -110,5 +109,5 @@ def _instant(value: Any, key: str) -> float:
     except (TypeError, ValueError):
         moment = None
     if not isinstance(moment, datetime):
-        raise routing.RoutingError(f"{key}: must be an ISO-8601 date and time or a unix timestamp")
+        raise RoutingError(f"{key}: must be an ISO-8601 date and time or a unix timestamp")
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
