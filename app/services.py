@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -51,15 +52,18 @@ def development_secrets(data_dir: Path) -> dict[str, str]:
     """A server secret and signing key made once per data directory and shared by workers."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "dev-secrets.json"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        loaded: dict[str, str] = json.loads(path.read_text())
-        return loaded
-    made = {"secret": secrets.token_urlsafe(32), "signing_key": generate_pem()}
-    with os.fdopen(fd, "w") as file:
-        json.dump(made, file)
-    return made
+    if not path.exists():
+        # Written whole to a private file, then linked into place: workers starting together
+        # never read a half-written file, and the first link wins.
+        draft = data_dir / f".dev-secrets.{os.getpid()}.{secrets.token_hex(4)}"
+        made = {"secret": secrets.token_urlsafe(32), "signing_key": generate_pem()}
+        draft.write_text(json.dumps(made))
+        draft.chmod(0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    loaded: dict[str, str] = json.loads(path.read_text())
+    return loaded
 
 
 def build_providers(

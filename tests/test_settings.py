@@ -81,3 +81,14 @@ def test_production_serves_no_development_pages(make_app: Callable[..., Flask]) 
         assert response.status_code == 404
         assert response.get_json()["error"]["code"] == "not_found"
     assert client.post("/otp/request", json={"phone": "+8613800138000"}).status_code == 202
+
+
+def test_workers_starting_together_share_one_development_secret(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.services import development_secrets
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: development_secrets(tmp_path), range(32)))
+    assert len({entry["secret"] for entry in made}) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["dev-secrets.json"]
