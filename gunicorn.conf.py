@@ -51,3 +51,11 @@ def child_exit(server: object, worker: object) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    """The embedded Redis (no REDIS_URL) stops with the service that started it."""
+    if not os.environ.get("REDIS_URL"):
+        from app import storage
+
+        storage.stop_embedded(Path(os.environ.get("OTP_DATA_DIR") or "var"))
