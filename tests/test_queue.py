@@ -166,3 +166,27 @@ def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
     assert len(httpserver.log) == 1
     # The verification is not lost: still pending, and a resend works.
     assert client.get(f"/otp/{started['id']}").get_json()["status"] == "pending"
+
+
+def test_sigterm_lets_a_worker_finish_the_job_in_hand(
+    queued: Flask, workers: Workers, httpserver: HTTPServer
+) -> None:
+    release = threading.Event()
+    arrived = threading.Event()
+
+    def slow_gateway(request: Request) -> Response:
+        arrived.set()
+        release.wait(20)
+        return Response(json.dumps({"message_id": "gw-1"}), content_type="application/json")
+
+    httpserver.expect_request("/send").respond_with_handler(slow_gateway)
+    client = queued.test_client()
+    started = client.post("/otp/request", json={"phone": PHONE}).get_json()
+    worker = workers.start()
+    assert arrived.wait(30), "the job never reached the gateway"
+    worker.send_signal(signal.SIGTERM)  # mid-send
+    time.sleep(0.5)
+    release.set()
+    assert worker.wait(30) == 0
+    attempts = client.get(f"/otp/{started['id']}").get_json()["attempts"]
+    assert [(a["provider"], a["outcome"]) for a in attempts] == [("gateway", "sent")]
