@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from app.verification.service import VerificationService
 from app.verification.store import Limits, Store
 from app.verification.tokens import TokenSigner, generate_pem
 from app.webhooks import Webhooks
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -112,6 +115,8 @@ def build(settings: settings_module.Settings) -> Services:
     providers = build_providers(routing, settings.send_timeout, outbox)
     router = Router(routing, health.snapshot)
     templates = Templates(settings.issuer, routing.templates)
+    for problem in templates.too_long(settings.code_length):
+        log.warning("message text over 2 SMS segments (each is billed): %s", problem)
     receipts = Receipts(client, store, health, providers)
     dispatcher = Dispatcher(providers, health, store, receipts, templates, settings.plan_budget)
     signer = TokenSigner(signing_key, settings.issuer, settings.token_ttl)

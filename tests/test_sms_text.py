@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
+from flask import Flask
 
 from app.delivery.sms_text import (
     GSM7_BASIC,
@@ -100,3 +105,21 @@ def test_signature_accepted(sign: str) -> None:
 def test_signature_refused(sign: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         check_signature(sign)
+
+
+def test_start_up_warns_about_texts_over_two_segments(
+    make_app: Callable[..., Flask], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    long_text = "{code} " + "Ваш код подтверждения для входа в приложение. " * 3
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(
+        "providers: {console: {type: console}}\n"
+        "own_numbers: {default: [{provider: console}]}\n"
+        f"templates: {{login: {{ru: '{long_text}'}}}}\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        make_app(OTP_ROUTING_FILE=str(routing))
+    warnings = [r.getMessage() for r in caplog.records if "SMS segments" in r.getMessage()]
+    assert warnings == [
+        "message text over 2 SMS segments (each is billed): templates.login.ru: 3 UCS-2 segments"
+    ]

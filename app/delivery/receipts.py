@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeGuard
 
 from app.batch import Batch
 from app.errors import ApiError
@@ -11,7 +11,7 @@ from app.verification.codes import Codes
 from app.verification.store import Store
 
 from .health import ROUTE_FAILURE, Health
-from .providers.base import CallbackRequest, Provider, Receipt, ReceiptRejected
+from .providers.base import CallbackRequest, Provider, Receipt, ReceiptParser, ReceiptRejected
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,8 @@ def index_key(provider: str, message_id: str) -> str:
     return f"otp:msg:{{{provider}:{message_id}}}"
 
 
-def takes_receipts(provider: Provider) -> bool:
+def takes_receipts(provider: Provider | None) -> TypeGuard[ReceiptParser]:
+    """Whether the provider's adapter reads delivery reports."""
     return callable(getattr(provider, "parse_receipts", None))
 
 
@@ -44,10 +45,10 @@ class Receipts:
     def accept(self, provider_name: str, request: CallbackRequest) -> int:
         """Check and apply one callback request; returns how many reports were new."""
         provider = self.providers.get(provider_name)
-        if provider is None or not takes_receipts(provider):
+        if not takes_receipts(provider):
             raise ApiError("not_found", f"No provider {provider_name!r} takes delivery receipts.")
         try:
-            receipts: list[Receipt] = provider.parse_receipts(request)  # type: ignore[attr-defined]
+            receipts = provider.parse_receipts(request)
         except ReceiptRejected as exc:
             log.warning("receipt refused", extra={"provider": provider_name, "reason": str(exc)})
             raise ApiError("forbidden", "The receipt's signature does not check out.") from exc

@@ -5,6 +5,8 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 
+from .sms_text import segments
+
 FIELDS = frozenset({"code", "minutes", "app"})
 
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -55,3 +57,14 @@ class Templates:
 
     def render(self, purpose: str, locale: str, code: str, minutes: int) -> str:
         return self._pick(purpose, locale).format(code=code, minutes=minutes, app=self.app_name)
+
+    def too_long(self, code_length: int, limit: int = 2) -> list[str]:
+        """Texts that take more than `limit` SMS segments, each described for a warning."""
+        long = []
+        for purpose, locales in self.texts.items():
+            for locale, text in locales.items():
+                sample = text.format(code="8" * code_length, minutes=10, app=self.app_name)
+                encoding, count = segments(sample)
+                if count > limit:
+                    long.append(f"templates.{purpose}.{locale}: {count} {encoding} segments")
+        return long
