@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from pytest_httpserver import HTTPServer
+from rq import Queue
 from werkzeug import Request, Response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,8 +115,6 @@ def test_a_job_for_a_cancelled_verification_sends_nothing(
 def test_the_job_carries_no_code(queued: Flask, redis_client: object) -> None:
     client = queued.test_client()
     started = client.post("/otp/request", json={"phone": PHONE}).get_json()
-    from rq import Queue
-
     (job,) = Queue("otp-delivery", connection=redis_client).jobs  # type: ignore[arg-type]
     assert job.args == (started["id"], 1)
     derived = queued.extensions["otp"].service.codes.code(started["id"], PHONE)
@@ -131,31 +130,42 @@ def _horses(parents: list[subprocess.Popen[bytes]]) -> list[int]:
     return children
 
 
-def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
-    queued: Flask, workers: Workers, httpserver: HTTPServer
-) -> None:
-    release = threading.Event()
-    arrived = threading.Event()
+class SlowGateway:
+    """A gateway that holds each send until the test releases it."""
 
-    def slow_gateway(request: Request) -> Response:
-        arrived.set()
-        release.wait(20)
+    def __init__(self, httpserver: HTTPServer) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        httpserver.expect_request("/send").respond_with_handler(self.answer)
+
+    def answer(self, request: Request) -> Response:
+        self.arrived.set()
+        self.release.wait(20)
         return Response(json.dumps({"message_id": "gw-1"}), content_type="application/json")
 
-    httpserver.expect_request("/send").respond_with_handler(slow_gateway)
+    def wait_for_a_send(self) -> None:
+        assert self.arrived.wait(30), "the job never reached the gateway"
+
+
+@pytest.fixture
+def slow_gateway(httpserver: HTTPServer) -> SlowGateway:
+    return SlowGateway(httpserver)
+
+
+def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
+    queued: Flask, workers: Workers, httpserver: HTTPServer, slow_gateway: SlowGateway
+) -> None:
     client = queued.test_client()
     started = client.post("/otp/request", json={"phone": PHONE}).get_json()
     first, second = workers.start(), workers.start()
 
-    assert arrived.wait(30), "the job never reached the gateway"
+    slow_gateway.wait_for_a_send()
     horses = _horses([first, second])
     assert len(horses) == 1
     os.kill(horses[0], signal.SIGKILL)  # the worker dies in the middle of the send
-    release.set()
+    slow_gateway.release.set()
 
     deadline = time.monotonic() + 30
-    from rq import Queue
-
     queue = Queue("otp-delivery", connection=queued.extensions["otp"].redis)
     job = queue.fetch_job(f"otp-{started['id']}-1")
     while job is not None and job.get_status() != "finished" and time.monotonic() < deadline:
@@ -164,29 +174,20 @@ def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
     assert job.get_status() == "finished"  # retried once, by a worker, to completion
     assert job.return_value() == "duplicate"  # the marker stopped a second send
     assert len(httpserver.log) == 1
-    # The verification is not lost: still pending, and a resend works.
+    # The verification is not lost: still pending, so the user can ask for a resend.
     assert client.get(f"/otp/{started['id']}").get_json()["status"] == "pending"
 
 
 def test_sigterm_lets_a_worker_finish_the_job_in_hand(
-    queued: Flask, workers: Workers, httpserver: HTTPServer
+    queued: Flask, workers: Workers, slow_gateway: SlowGateway
 ) -> None:
-    release = threading.Event()
-    arrived = threading.Event()
-
-    def slow_gateway(request: Request) -> Response:
-        arrived.set()
-        release.wait(20)
-        return Response(json.dumps({"message_id": "gw-1"}), content_type="application/json")
-
-    httpserver.expect_request("/send").respond_with_handler(slow_gateway)
     client = queued.test_client()
     started = client.post("/otp/request", json={"phone": PHONE}).get_json()
     worker = workers.start()
-    assert arrived.wait(30), "the job never reached the gateway"
+    slow_gateway.wait_for_a_send()
     worker.send_signal(signal.SIGTERM)  # mid-send
     time.sleep(0.5)
-    release.set()
+    slow_gateway.release.set()
     assert worker.wait(30) == 0
     attempts = client.get(f"/otp/{started['id']}").get_json()["attempts"]
     assert [(a["provider"], a["outcome"]) for a in attempts] == [("gateway", "sent")]
