@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cli, errors, logs, metrics, ratelimit, services
+from app import cli, cors, errors, logs, metrics, ratelimit, services
 from app import settings as settings_module
 
 
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logs.configure()
     logs.init_app(app)
     metrics.init_app(app)
+    cors.init_app(app, settings)  # last: its hooks see every answer first
     return app
 
 

@@ -29,7 +29,7 @@ def route(number: str, channel: str, purpose: str, resend: bool) -> None:
         )
         ref = services.service.codes.ref_for(destination.e164, purpose)
         avoid = services.service.last_provider(ref) if resend else None
-        plan = services.router.plan(destination.country, channel, ref.id, avoid=avoid)
+        plan = services.router.plan(destination.country, channel, ref.seed).avoiding(avoid)
     except ApiError as exc:
         click.echo(f"refused: {exc.code}: {exc.message} {exc.details or ''}")
         raise SystemExit(1) from exc

@@ -19,13 +19,16 @@ STATUS: dict[str, int] = {
     "invalid_phone": 400,
     "unsupported_channel": 400,
     "invalid_code": 400,
+    "unauthorized": 401,
     "not_found": 404,
     "method_not_allowed": 405,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "country_not_allowed": 403,
     "forbidden": 403,
+    "idempotency_in_progress": 409,
     "no_route": 422,
+    "idempotency_mismatch": 422,
     "rate_limited": 429,
     "too_many_attempts": 429,
     "delivery_failed": 502,
@@ -48,6 +51,7 @@ class ApiError(Exception):
         *,
         status: int | None = None,
         retry_after: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -55,6 +59,7 @@ class ApiError(Exception):
         self.details = details or {}
         self.status = status or STATUS[code]
         self.retry_after = retry_after
+        self.headers = headers or {}
 
 
 def envelope(error: ApiError) -> Response:
@@ -65,6 +70,7 @@ def envelope(error: ApiError) -> Response:
     response.status_code = error.status
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, error.retry_after))
+    response.headers.update(error.headers)
     return response
 
 

@@ -1,11 +1,13 @@
-"""Per-client-IP limits on the service's Redis, with the `limits` package's fixed windows.
+"""Per-client-IP limits through flask-limiter, on the service's own Redis.
 
-These are flask-limiter's own storage and strategy, called directly from one before-request
-hook for the two limited endpoints: flask-limiter's per-request machinery (limit resolution,
-exemptions, its own before/after hooks on every request) took about a sixth of the CPU of a
-verify under load, for nothing this service uses. Per-destination send quotas are counted by
-the create and resend scripts themselves, in the same round trip as the state change, so a
-refused request (no_route, invalid number) never counts against a destination.
+`POST /otp/request` and `POST /otp/<id>/resend` share one budget (each sends a message);
+`POST /otp/verify` has its own. Trusted callers (an API key) are exempt: a backend calling
+for many users shares one address. Per-destination send quotas are not here: the create and
+resend scripts count them in the same round trip as the state change, so a refused request
+(no_route, invalid number) never counts against a destination.
+
+flask-limiter's own settings (RATELIMIT_STRATEGY, RATELIMIT_HEADERS_ENABLED, ...) are taken
+from the environment by their own names (app/settings.py RATELIMIT_SETTINGS).
 """
 
 from __future__ import annotations
@@ -14,47 +16,67 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Flask, request
-from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
-from limits.strategies import FixedWindowRateLimiter
+from flask import Flask, Response
+from flask_limiter import HeaderNames, Limiter
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
 
 from app import storage
-from app.errors import ApiError
+from app.api import auth
+from app.errors import ApiError, envelope
 
-# endpoint -> the Settings attribute holding its per-IP limit
-LIMITED_ENDPOINTS = {"otp.request_code": "limit_ip_request", "otp.verify_code": "limit_ip_verify"}
-KEY_PREFIX = "otp:ip"
+# endpoint -> (the Settings attribute holding its per-IP limit, the budget it draws from)
+LIMITED_ENDPOINTS = {
+    "otp.request_code": ("limit_ip_request", "otp-send"),
+    "otp.resend": ("limit_ip_request", "otp-send"),
+    "otp.verify_code": ("limit_ip_verify", "otp-verify"),
+}
+# The IETF RateLimit fields: RateLimit-Reset in seconds; the reset time as a Unix time in
+# X-RateLimit-Reset. Retry-After stays on refusals only.
+HEADER_NAMES = {
+    HeaderNames.LIMIT: "RateLimit-Limit",
+    HeaderNames.REMAINING: "RateLimit-Remaining",
+    HeaderNames.RETRY_AFTER: "RateLimit-Reset",
+    HeaderNames.RESET: "X-RateLimit-Reset",
+}
 
 
-def init_app(app: Flask, redis_url: str, client: Any) -> None:
+def init_app(app: Flask, redis_url: str, client: Any) -> Limiter:
     settings = app.extensions["otp"].settings
-    options: dict[str, Any] = {"key_prefix": KEY_PREFIX}
-    if urlparse(redis_url).scheme in {"redis", "rediss", "unix"}:
-        options["connection_pool"] = client.connection_pool  # one pool for the whole app
-    strategy = FixedWindowRateLimiter(storage_from_string(storage.limits_uri(redis_url), **options))
-    limits = {
-        endpoint: parse_many(getattr(settings, attribute))
-        for endpoint, attribute in LIMITED_ENDPOINTS.items()
-    }
+    app.config.update(settings.ratelimit)
+    options: dict[str, Any] = {}
+    uri = app.config.get("RATELIMIT_STORAGE_URI")
+    if not uri:
+        uri = storage.limits_uri(redis_url)
+        if urlparse(redis_url).scheme in {"redis", "rediss", "unix"}:
+            options["connection_pool"] = client.connection_pool  # one pool for the whole app
+    limiter = Limiter(
+        get_remote_address,
+        storage_uri=uri,
+        storage_options=options,
+        key_prefix=app.config.get("RATELIMIT_KEY_PREFIX", "otp"),
+        header_name_mapping=HEADER_NAMES,
+    )
+    limiter.init_app(app)
+    for endpoint, (attribute, budget) in LIMITED_ENDPOINTS.items():
+        limit = limiter.shared_limit(
+            getattr(settings, attribute), budget, exempt_when=auth.is_trusted
+        )
+        view: Any = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limit(view)
+    app.register_error_handler(RateLimitExceeded, lambda _: _refused(limiter))
+    return limiter
 
-    @app.before_request
-    def check() -> None:
-        items = limits.get(request.endpoint or "")
-        if items:
-            _check(strategy, items, request.endpoint or "", request.remote_addr or "")
 
-
-def _check(
-    strategy: FixedWindowRateLimiter, items: list[RateLimitItem], endpoint: str, address: str
-) -> None:
-    """Count one hit on every limit of the endpoint; refuse when one of them is used up."""
-    for item in items:
-        if not strategy.hit(item, endpoint, address):
-            reset = strategy.get_window_stats(item, endpoint, address).reset_time
-            raise ApiError(
-                "rate_limited",
-                "Too many requests from this client; slow down.",
-                {"reason": "client_ip"},
-                retry_after=int(reset - time.time()) + 1,
-            )
+def _refused(limiter: Limiter) -> Response:
+    """The envelope for a client over its limit, with the seconds until its window resets."""
+    breached = limiter.current_limit
+    wait = int(breached.reset_at - time.time()) if breached else 1
+    return envelope(
+        ApiError(
+            "rate_limited",
+            "Too many requests from this client; slow down.",
+            {"reason": "client_ip"},
+            retry_after=wait,
+        )
+    )

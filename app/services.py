@@ -13,6 +13,8 @@ from typing import Any
 
 from app import settings as settings_module
 from app import storage
+from app.api.auth import key_digests
+from app.api.idempotency import Records
 from app.delivery import config as routing_config
 from app.delivery import jobs
 from app.delivery.config import RoutingConfig
@@ -49,6 +51,8 @@ class Services:
     outbox: Outbox | None
     receipts: Receipts
     webhooks: Webhooks
+    api_keys: tuple[bytes, ...]  # digests of the trusted callers' keys
+    idempotency: Records
 
 
 def development_secrets(data_dir: Path) -> dict[str, str]:
@@ -138,4 +142,6 @@ def build(settings: settings_module.Settings) -> Services:
         outbox,
         receipts,
         webhooks,
+        key_digests(settings.api_keys),
+        Records(client, settings.ttl, int(settings.plan_budget + settings.send_timeout) + 5),
     )

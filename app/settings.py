@@ -6,6 +6,7 @@ Bad configuration stops start-up with a message naming each offending setting.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,8 @@ class Settings:
     development: bool
     redis_url: str | None
     data_dir: Path
-    secret: str | None
-    signing_key: str | None
+    secret: str | None = field(repr=False)
+    signing_key: str | None = field(repr=False)
     issuer: str = "otp-service"
     code_length: int = 6
     ttl: int = 300
@@ -43,6 +44,12 @@ class Settings:
     health_cache_seconds: float = 1.0
     delivery: str = "inline"
     max_body: int = 16 * 1024
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    cors_origins: tuple[str, ...] = ()
+    cors_credentials: bool = False
+    cors_max_age: int = 600
+    # flask-limiter's own settings (RATELIMIT_*), passed to it as Flask config
+    ratelimit: dict[str, Any] = field(default_factory=dict)
 
 
 N = TypeVar("N", int, float)
@@ -95,6 +102,26 @@ def _test_numbers(raw: str) -> dict[str, str]:
     return numbers
 
 
+def _api_keys(raw: str) -> tuple[str, ...]:
+    """'key1,key2': several keys, so one can be rotated while the other still works."""
+    keys = tuple(filter(None, (part.strip() for part in raw.split(","))))
+    if any(len(key) < 24 or not key.isprintable() or " " in key for key in keys):
+        raise ValueError("each key must be 24+ visible characters (e.g. secrets.token_urlsafe(32))")
+    return keys
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """'https://login.example.com,https://app.example.com': exact origins, or '*'."""
+    origins = tuple(filter(None, (part.strip() for part in raw.split(","))))
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ValueError(f"{origin!r} is not an origin like https://login.example.com")
+    return origins
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
 def _rate(raw: str) -> str:
     from limits import parse_many
 
@@ -123,6 +150,21 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "plan_budget": ("OTP_PLAN_BUDGET", _float(0.1, 300)),
     "health_cache_seconds": ("OTP_HEALTH_CACHE_SECONDS", _float(0, 60)),
     "delivery": ("OTP_DELIVERY", _choice("inline", "queue")),
+    "api_keys": ("OTP_API_KEYS", _api_keys),
+    "cors_origins": ("OTP_CORS_ORIGINS", _origins),
+    "cors_credentials": ("OTP_CORS_CREDENTIALS", _bool),
+    "cors_max_age": ("OTP_CORS_MAX_AGE", _int(0, 86400)),
+}
+
+# flask-limiter settings an operator may set by their own names; values parsed by kind.
+RATELIMIT_SETTINGS: dict[str, Callable[[str], Any]] = {
+    "RATELIMIT_ENABLED": _bool,
+    "RATELIMIT_STRATEGY": _choice("fixed-window", "moving-window", "sliding-window-counter"),
+    "RATELIMIT_STORAGE_URI": str,
+    "RATELIMIT_KEY_PREFIX": str,
+    "RATELIMIT_HEADERS_ENABLED": _bool,
+    "RATELIMIT_SWALLOW_ERRORS": _bool,
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": _bool,
 }
 
 ENV_NAMES = {name: env for name, (env, _) in _FIELDS.items()}
@@ -142,18 +184,34 @@ def load(overrides: Mapping[str, Any] | None = None) -> Settings:
             values[name] = parse(str(raw))
         except (ValueError, ImportError) as exc:
             problems.append(f"{env}={raw!r}: {exc}")
+    ratelimit = {}
+    for env, parse in RATELIMIT_SETTINGS.items():
+        if source.get(env) not in (None, ""):
+            try:
+                ratelimit[env] = parse(str(source[env]))
+            except ValueError as exc:
+                problems.append(f"{env}={source[env]!r}: {exc}")
     settings = Settings(
         development=development,
         redis_url=source.get("REDIS_URL") or None,
         data_dir=Path(source.get("OTP_DATA_DIR") or "var"),
         secret=source.get("OTP_SECRET") or None,
         signing_key=source.get("OTP_SIGNING_KEY") or None,
+        ratelimit=ratelimit,
         **values,
     )
-    problems += _production_problems(settings)
+    problems += _production_problems(settings) + _cors_problems(settings)
     if problems:
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
     return settings
+
+
+def _cors_problems(settings: Settings) -> list[str]:
+    if "*" in settings.cors_origins and settings.cors_credentials:
+        # A browser refuses `*` with credentials; echoing any origin instead would let every
+        # site on the internet make credentialed calls.
+        return ["OTP_CORS_ORIGINS='*' cannot be used with OTP_CORS_CREDENTIALS=true"]
+    return []
 
 
 def _production_problems(settings: Settings) -> list[str]:

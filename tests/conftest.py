@@ -23,9 +23,14 @@ from app import create_app, storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# A trusted caller's key, and the header that presents it.
+API_KEY = "test-api-key-0123456789abcdef"
+TRUSTED = {"Authorization": f"Bearer {API_KEY}"}
+
 # Overrides every test app starts from: development mode, limits out of the way.
 BASE_CONFIG = {
     "OTP_ENV": "development",
+    "OTP_API_KEYS": API_KEY,
     "OTP_LIMIT_IP_REQUEST": "10000/minute",
     "OTP_LIMIT_IP_VERIFY": "10000/minute",
     "OTP_LIMIT_PHONE_HOURLY": "1000",

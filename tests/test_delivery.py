@@ -19,6 +19,8 @@ from werkzeug import Request, Response
 
 from app.delivery.providers.base import Message, SendResult
 
+from .conftest import TRUSTED
+
 PHONE = "+4915123456789"
 SECRET = "gateway-secret-0123456789abcdef"
 TWILIO_TOKEN = "twilio-auth-token-0123456789abcd"
@@ -83,7 +85,7 @@ def test_failover_to_a_working_provider_then_verify(routed: Flask, httpserver: H
     }
     code = received_code(httpserver, "/second")
     assert client.post("/otp/verify", json={"id": started["id"], "code": code}).status_code == 200
-    attempts = client.get(f"/otp/{started['id']}").get_json()["attempts"]
+    attempts = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"]
     assert [(a["provider"], a["outcome"], a["error_class"]) for a in attempts] == [
         ("first", "failed", "transient"),
         ("second", "sent", ""),
@@ -118,7 +120,7 @@ def test_permanent_failure_stops_the_plan(routed: Flask, httpserver: HTTPServer)
         }
     ]
     assert not [req for req, _ in httpserver.log if req.path == "/second"]  # not paid for
-    status = client.get(f"/otp/{error['details']['id']}").get_json()
+    status = client.get(f"/otp/{error['details']['id']}", headers=TRUSTED).get_json()
     assert status["status"] == "failed"
 
 
@@ -176,14 +178,17 @@ def test_twilio_receipts(routed: Flask, httpserver: HTTPServer) -> None:
     form, headers = twilio_receipt("undelivered", sid, url)
     forged = client.post("/otp/callbacks/twilio", data=form, headers={"X-Twilio-Signature": "x"})
     assert forged.status_code == 403
-    assert "delivery" not in client.get(f"/otp/{started['id']}").get_json()["attempts"][0]
+    assert (
+        "delivery"
+        not in client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"][0]
+    )
 
     assert client.post("/otp/callbacks/twilio", data=form, headers=headers).get_json() == {
         "accepted": 1
     }
     again = client.post("/otp/callbacks/twilio", data=form, headers=headers)
     assert again.get_json() == {"accepted": 0}  # a duplicate is harmless
-    attempt = client.get(f"/otp/{started['id']}").get_json()["attempts"][0]
+    attempt = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"][0]
     assert attempt["delivery"] == {"status": "undelivered", "code": "30003"}
     breaker = routed.extensions["otp"].redis.hgetall("otp:cb:{twilio|US}")
     assert breaker[b"wf"] == b"1"  # the failed report counted against twilio in the US
@@ -207,7 +212,7 @@ def test_http_provider_receipts(routed: Flask, httpserver: HTTPServer) -> None:
     }
     response = client.post("/otp/callbacks/first", data=body, headers=headers)
     assert response.get_json() == {"accepted": 1}
-    attempt = client.get(f"/otp/{started['id']}").get_json()["attempts"][0]
+    attempt = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"][0]
     assert attempt["delivery"] == {"status": "delivered", "code": None}
     headers["X-OTP-Signature"] = "v1=" + "0" * 64
     assert client.post("/otp/callbacks/first", data=body, headers=headers).status_code == 403

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
+from .conftest import TRUSTED
+
 CASES = [
     # (name, path, kwargs for client.post, status, error code)
     (
@@ -115,7 +117,85 @@ CASES = [
         413,
         "payload_too_large",
     ),
-    ("cancel unknown", "/otp/abcdef/cancel", {}, 404, "not_found"),
+    ("cancel unknown", "/otp/abcdef/cancel", {"headers": TRUSTED}, 404, "not_found"),
+    ("cancel without a key", "/otp/abcdef/cancel", {}, 401, "unauthorized"),
+    (
+        "a wrong key",
+        "/otp/request",
+        {"json": {"phone": "+8613800138000"}, "headers": {"Authorization": "Bearer wrong"}},
+        401,
+        "unauthorized",
+    ),
+    (
+        "a key in another scheme",
+        "/otp/request",
+        {"json": {"phone": "+8613800138000"}, "headers": {"Authorization": "Basic eDp5"}},
+        401,
+        "unauthorized",
+    ),
+    (
+        "verify by destination without a key",
+        "/otp/verify",
+        {"json": {"phone": "+8613800138000", "code": "123456"}},
+        401,
+        "unauthorized",
+    ),
+    (
+        "json nested eight thousand deep",
+        "/otp/request",
+        {"data": "[" * 8000 + "]" * 8000, "content_type": "application/json"},
+        400,
+        "validation_error",
+    ),
+    (
+        "an object nested a thousand deep",
+        "/otp/verify",
+        {"data": '{"a":' * 1000 + "1" + "}" * 1000, "content_type": "application/json"},
+        400,
+        "validation_error",
+    ),
+    (
+        "code with a trailing newline",
+        "/otp/verify",
+        {"json": {"id": "a" * 30, "code": "123456\n"}},
+        400,
+        "validation_error",
+    ),
+    (
+        "purpose with a trailing newline",
+        "/otp/request",
+        {"json": {"phone": "+8613800138000", "purpose": "login\n"}},
+        400,
+        "validation_error",
+    ),
+    (
+        "phone with a trailing newline",
+        "/otp/request",
+        {"json": {"phone": "+8613800138000\n"}},
+        400,
+        "validation_error",
+    ),
+    (
+        "country with a trailing newline",
+        "/otp/request",
+        {"json": {"phone": "13800138000", "country": "CN\n"}},
+        400,
+        "validation_error",
+    ),
+    (
+        "an idempotency key with a space",
+        "/otp/request",
+        {"json": {"phone": "+8613800138000"}, "headers": {"Idempotency-Key": "a b"}},
+        400,
+        "validation_error",
+    ),
+    (
+        "an idempotency key of 256 characters",
+        "/otp/request",
+        {"json": {"phone": "+8613800138000"}, "headers": {"Idempotency-Key": "k" * 256}},
+        400,
+        "validation_error",
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ import jwt
 from flask import Flask
 from flask.testing import FlaskClient
 
-from .conftest import outbox_code
+from .conftest import TRUSTED, outbox_code
 
 PHONE = "+8613800138000"
 
@@ -51,7 +51,9 @@ def test_request_outbox_verify_and_token_checked_against_jwks(client: FlaskClien
 def test_verify_by_phone_and_purpose(client: FlaskClient) -> None:
     started = request_code(client, purpose="signup")
     code = outbox_code(client, PHONE)
-    response = client.post("/otp/verify", json={"phone": PHONE, "purpose": "signup", "code": code})
+    response = client.post(
+        "/otp/verify", json={"phone": PHONE, "purpose": "signup", "code": code}, headers=TRUSTED
+    )
     assert response.status_code == 200
     assert response.get_json()["id"] == started["id"]
 
@@ -102,7 +104,7 @@ def test_expiry(make_app: Callable[..., Flask]) -> None:
     assert client.get(f"/otp/{started['id']}").status_code == 404
 
 
-def test_resend_same_id_same_code_growing_cooldown(make_app: Callable[..., Flask]) -> None:
+def test_asking_again_resends_the_same_code_under_a_new_id(make_app: Callable[..., Flask]) -> None:
     client = make_app(OTP_RESEND_COOLDOWN="1").test_client()
     first = request_code(client)
     code = outbox_code(client, PHONE)
@@ -110,24 +112,45 @@ def test_resend_same_id_same_code_growing_cooldown(make_app: Callable[..., Flask
 
     early = client.post("/otp/request", json={"phone": PHONE})
     assert early.status_code == 429
-    assert early.get_json()["error"]["details"]["reason"] == "resend_cooldown"
+    assert early.get_json()["error"]["details"] == {"reason": "resend_cooldown"}
     assert early.headers["Retry-After"] == "1"
 
     time.sleep(1.1)
     second = request_code(client)
-    assert second["id"] == first["id"]
+    assert second["id"] != first["id"]  # an id of its own: nobody learns another's
+    assert second["id"][:14] == first["id"][:14]  # the same verification's keys
     assert second["resend_after"] == 2  # the cooldown doubles: 1, 2, 4 ...
     assert outbox_code(client, PHONE) == code
     messages = client.get("/dev/outbox", query_string={"to": PHONE}).get_json()["messages"]
     assert len(messages) == 2
-    assert client.get(f"/otp/{first['id']}").get_json()["sends"] == 2
-    assert client.post("/otp/verify", json={"id": first["id"], "code": code}).status_code == 200
+    assert client.get(f"/otp/{first['id']}", headers=TRUSTED).get_json()["sends"] == 2
+    assert client.post("/otp/verify", json={"id": second["id"], "code": code}).status_code == 200
+    # One code, one approval: the first id's holder can no longer use it.
+    assert client.post("/otp/verify", json={"id": first["id"], "code": code}).status_code == 404
+
+
+def test_resend_of_a_held_verification(make_app: Callable[..., Flask]) -> None:
+    client = make_app(OTP_RESEND_COOLDOWN="1").test_client()
+    started = request_code(client)
+    code = outbox_code(client, PHONE)
+    early = client.post(f"/otp/{started['id']}/resend")
+    assert early.status_code == 429
+    assert early.get_json()["error"]["details"] == {"reason": "resend_cooldown"}
+    time.sleep(1.1)
+    again = client.post(f"/otp/{started['id']}/resend")
+    assert again.status_code == 202
+    assert again.get_json()["id"] == started["id"]
+    assert again.get_json()["resend_after"] == 2
+    assert outbox_code(client, PHONE) == code
+    assert client.post(f"/otp/{'a' * 30}/resend").status_code == 404
+    assert client.post("/otp/verify", json={"id": started["id"], "code": code}).status_code == 200
+    assert client.post(f"/otp/{started['id']}/resend").status_code == 404
 
 
 def test_at_most_max_sends(make_app: Callable[..., Flask]) -> None:
     client = make_app(OTP_RESEND_COOLDOWN="0", OTP_MAX_SENDS="3").test_client()
     ids = {request_code(client)["id"] for _ in range(3)}
-    assert len(ids) == 1
+    assert len(ids) == 3
     response = client.post("/otp/request", json={"phone": PHONE})
     assert response.status_code == 429
     assert response.get_json()["error"]["details"]["reason"] == "max_sends"
@@ -137,17 +160,17 @@ def test_at_most_max_sends(make_app: Callable[..., Flask]) -> None:
 def test_cancel(client: FlaskClient) -> None:
     started = request_code(client)
     code = outbox_code(client, PHONE)
-    response = client.post(f"/otp/{started['id']}/cancel")
+    response = client.post(f"/otp/{started['id']}/cancel", headers=TRUSTED)
     assert response.get_json() == {"id": started["id"], "status": "cancelled"}
     assert client.post("/otp/verify", json={"id": started["id"], "code": code}).status_code == 404
-    assert client.post(f"/otp/{started['id']}/cancel").status_code == 404
+    assert client.post(f"/otp/{started['id']}/cancel", headers=TRUSTED).status_code == 404
     # A new request after cancelling starts a new verification.
     assert request_code(client)["id"] != started["id"]
 
 
 def test_status_shows_delivery_attempts(client: FlaskClient) -> None:
     started = request_code(client)
-    status = client.get(f"/otp/{started['id']}").get_json()
+    status = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()
     assert status["status"] == "pending"
     assert status["to"] == "+86138****8000"
     assert status["country"] == "CN"
@@ -162,7 +185,9 @@ def test_email_channel(client: FlaskClient) -> None:
     assert response.status_code == 202
     assert response.get_json()["to"] == "a***@example.com"
     code = outbox_code(client, "ana@example.com")
-    verify = client.post("/otp/verify", json={"email": "ana@example.com", "code": code})
+    verify = client.post(
+        "/otp/verify", json={"email": "ana@example.com", "code": code}, headers=TRUSTED
+    )
     assert verify.status_code == 200
     claims = jwt.decode(verify.get_json()["token"], options={"verify_signature": False})
     assert claims["sub"] == "ana@example.com"

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from .conftest import TRUSTED
+
 
 def _phone(n: int) -> str:
     return f"+1415555{n:04d}"
@@ -67,7 +69,7 @@ def test_destination_hourly_limit_counts_sends(make_app: Callable[..., Flask]) -
 def test_destination_daily_limit(make_app: Callable[..., Flask]) -> None:
     client = make_app(OTP_LIMIT_PHONE_DAILY="1").test_client()
     started = client.post("/otp/request", json={"phone": _phone(1)}).get_json()
-    client.post(f"/otp/{started['id']}/cancel")
+    client.post(f"/otp/{started['id']}/cancel", headers=TRUSTED)
     response = client.post("/otp/request", json={"phone": _phone(1)})
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) <= 86400

@@ -12,6 +12,8 @@ import requests
 from flask import Flask
 from pytest_httpserver import HTTPServer
 
+from .conftest import API_KEY, TRUSTED
+
 ROOT = Path(__file__).resolve().parent.parent
 PHONE = "+4915123456789"
 
@@ -25,6 +27,7 @@ def two_workers(
         "REDIS_URL": redis_url,
         "OTP_LIMIT_IP_REQUEST": "1000/minute",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "OTP_API_KEYS": API_KEY,
     }
     return gunicorn(
         env, "-c", "gunicorn.conf.py", "--workers", "2", "--access-logfile", "/dev/null"
@@ -50,7 +53,8 @@ def test_metrics_move_and_add_up_over_two_workers(two_workers: str, tmp_path: Pa
         assert response.status_code == 202
         sent += 1
     assert len(_workers_with_samples(tmp_path)) == 2, "both workers served requests"
-    text = requests.get(two_workers + "/metrics", timeout=5).text
+    assert requests.get(two_workers + "/metrics", timeout=5).status_code == 401
+    text = requests.get(two_workers + "/metrics", headers=TRUSTED, timeout=5).text
     assert sample(text, "otp_verifications_total", event="created") == sent
     assert sample(text, "otp_sends_total", provider="console", country="DE", outcome="sent") == sent
     assert sample(text, "otp_own_numbers_sends_total", country="DE") == sent
@@ -73,7 +77,7 @@ def test_verify_outcomes_and_conversion(client: object) -> None:
     started = client.post("/otp/request", json={"phone": PHONE}).get_json()  # type: ignore[attr-defined]
     code = outbox_code(client, PHONE)  # type: ignore[arg-type]
     client.post("/otp/verify", json={"id": started["id"], "code": code})  # type: ignore[attr-defined]
-    text = client.get("/metrics").get_data(as_text=True)  # type: ignore[attr-defined]
+    text = client.get("/metrics", headers=TRUSTED).get_data(as_text=True)  # type: ignore[attr-defined]
     assert sample(text, "otp_verify_outcomes_total", outcome="approved") >= 1
     assert sample(text, "otp_approvals_total", provider="console", country="DE") >= 1
     assert 0 < sample(text, "otp_conversion_ratio", provider="console", country="DE") <= 1
@@ -107,7 +111,7 @@ def test_logs_are_json_and_never_carry_the_phone_or_the_code(
     assert started.headers["X-Request-ID"] == "req-abc-123"
     code = json.loads(httpserver.log[0][0].data)["code"]
     client.post("/otp/verify", json={"id": started.get_json()["id"], "code": "000000"})
-    client.post("/otp/verify", json={"phone": PHONE, "code": code})
+    client.post("/otp/verify", json={"phone": PHONE, "code": code}, headers=TRUSTED)
     client.get(f"/otp/{PHONE}")  # a phone number in a path is masked too
 
     logged = capfd.readouterr().err

@@ -18,7 +18,7 @@ from app.api import openapi, responses
 from app.api.schemas import CodeRequestSchema
 from app.errors import STATUS
 
-from .conftest import outbox_code
+from .conftest import TRUSTED, outbox_code
 
 PHONE = "+8613800138000"
 TEST_NUMBER = "+15005550006"
@@ -206,11 +206,36 @@ def test_more_real_answers_fit_the_document(client: FlaskClient, document: dict[
     test_number = client.post("/otp/request", json={"phone": TEST_NUMBER})
     assert test_number.get_json()["route"]["test_number"] is True
     _check(document, "/otp/request", "post", test_number)
-    cancelled = client.post(f"/otp/{test_number.get_json()['id']}/cancel")
+    held = test_number.get_json()["id"]
+    trusted = client.get(f"/otp/{held}", headers=TRUSTED)
+    assert "attempts" in trusted.get_json()
+    _check(document, "/otp/{verification_id}", "get", trusted)
+    _check(document, "/otp/{verification_id}/resend", "post", client.post(f"/otp/{held}/resend"))
+    _check(document, "/otp/{verification_id}/cancel", "post", client.post(f"/otp/{held}/cancel"))
+    cancelled = client.post(f"/otp/{held}/cancel", headers=TRUSTED)
     _check(document, "/otp/{verification_id}/cancel", "post", cancelled)
     _check(document, "/otp/verify", "post", client.post("/otp/verify", json={"code": "12"}))
     for path in ("/.well-known/jwks.json", "/healthz", "/readyz"):
         _check(document, path, "get", client.get(path))
+
+
+def test_every_operation_says_who_may_call_it(document: dict[str, Any]) -> None:
+    scheme = document["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    callers = {(path, method): op.get("x-caller") for path, method, op in _operations(document)}
+    assert callers[("/otp/request", "post")] == "public"
+    assert callers[("/otp/verify", "post")] == "public"
+    assert callers[("/otp/{verification_id}", "get")] == "public"
+    assert callers[("/otp/{verification_id}/resend", "post")] == "public"
+    assert callers[("/otp/{verification_id}/cancel", "post")] == "trusted"
+    for (path, method), caller in callers.items():
+        operation = document["paths"][path][method]
+        if caller == "trusted":
+            assert operation["security"] == [{"apiKey": []}]
+        elif caller == "public":
+            assert operation["security"] == [{}, {"apiKey": []}]
+    headers = [p["name"] for p in document["paths"]["/otp/request"]["post"]["parameters"]]
+    assert "Idempotency-Key" in headers
 
 
 def test_the_document_is_built_once_per_app(app: Flask) -> None:

@@ -18,6 +18,8 @@ from pytest_httpserver import HTTPServer
 from rq import Queue
 from werkzeug import Request, Response
 
+from .conftest import TRUSTED
+
 ROOT = Path(__file__).resolve().parent.parent
 PHONE = "+4915123456789"
 ROUTING = """
@@ -97,7 +99,7 @@ def test_queue_mode_end_to_end(queued: Flask, workers: Workers, httpserver: HTTP
     workers.run_burst()
     (code,) = sent_codes(httpserver)
     assert client.post("/otp/verify", json={"id": started["id"], "code": code}).status_code == 200
-    attempts = client.get(f"/otp/{started['id']}").get_json()["attempts"]
+    attempts = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"]
     assert attempts[0]["provider"] == "gateway"
 
 
@@ -107,7 +109,7 @@ def test_a_job_for_a_cancelled_verification_sends_nothing(
     httpserver.expect_request("/send").respond_with_json({"message_id": "gw-1"})
     client = queued.test_client()
     started = client.post("/otp/request", json={"phone": PHONE}).get_json()
-    client.post(f"/otp/{started['id']}/cancel")
+    client.post(f"/otp/{started['id']}/cancel", headers=TRUSTED)
     workers.run_burst()
     assert httpserver.log == []
 
@@ -175,7 +177,7 @@ def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
     assert job.return_value() == "duplicate"  # the marker stopped a second send
     assert len(httpserver.log) == 1
     # The verification is not lost: still pending, so the user can ask for a resend.
-    assert client.get(f"/otp/{started['id']}").get_json()["status"] == "pending"
+    assert client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["status"] == "pending"
 
 
 def test_sigterm_lets_a_worker_finish_the_job_in_hand(
@@ -189,5 +191,5 @@ def test_sigterm_lets_a_worker_finish_the_job_in_hand(
     time.sleep(0.5)
     slow_gateway.release.set()
     assert worker.wait(30) == 0
-    attempts = client.get(f"/otp/{started['id']}").get_json()["attempts"]
+    attempts = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"]
     assert [(a["provider"], a["outcome"]) for a in attempts] == [("gateway", "sent")]

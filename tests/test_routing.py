@@ -10,6 +10,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from .conftest import TRUSTED
+
 ROUTING = Path(__file__).with_name("routing.yaml")
 
 
@@ -170,7 +172,7 @@ def test_resend_rotates_away_from_the_provider_that_delivered(routed: Flask) -> 
     first = client.post("/otp/request", json={"phone": "+12015550123"}).get_json()
     second = client.post("/otp/request", json={"phone": "+12015550123"}).get_json()
     third = client.post("/otp/request", json={"phone": "+12015550123"}).get_json()
-    assert first["id"] == second["id"] == third["id"]
+    assert len({first["id"][:14], second["id"][:14], third["id"][:14]}) == 1  # one verification
     assert first["route"]["provider"] == "us_a"
     assert second["route"]["provider"] == "us_b"
     assert third["route"]["provider"] == "us_a"
@@ -209,7 +211,7 @@ def test_explain_command_reports_no_route(routed: Flask) -> None:
 def test_status_shows_the_route_explanation(routed: Flask) -> None:
     client: FlaskClient = routed.test_client()
     started = client.post("/otp/request", json={"phone": "+4915123456789"}).get_json()
-    status = client.get(f"/otp/{started['id']}").get_json()
+    status = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()
     assert status["attempts"][0]["provider"] == "eu_main"
     assert status["attempts"][0]["own_numbers"] is False
 
@@ -218,7 +220,7 @@ def test_status_explains_the_route_now(routed: Flask) -> None:
     client = routed.test_client()
     started = client.post("/otp/request", json={"phone": "+8613800138000"}).get_json()
     open_circuit(routed, "cn_c")
-    route = client.get(f"/otp/{started['id']}").get_json()["route"]
+    route = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["route"]
     assert route["country"] == "CN"
     assert route["scheduled"] is True
     # The resend plan puts the provider that delivered last at the end.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import request
@@ -12,12 +13,23 @@ from app.errors import ApiError
 
 def load(schema: Schema) -> dict[str, Any]:
     """The request's JSON object, validated by `schema`."""
-    if not request.is_json:
-        raise ApiError("unsupported_media_type", "Send the body as application/json.")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError("validation_error", "The body is not valid JSON.")
+    data = parse()
     if not isinstance(data, dict):
         raise ApiError("validation_error", "The body must be a JSON object.")
     loaded: dict[str, Any] = schema.load(data)
     return loaded
+
+
+def parse() -> Any:
+    """The request's JSON value. The body's size is bounded before it is read (413 whether or
+    not it came with a Content-Length), and nesting deep enough to exhaust the parser's
+    recursion is a validation error, not a fault."""
+    if not request.is_json:
+        raise ApiError("unsupported_media_type", "Send the body as application/json.")
+    raw = request.get_data(cache=True)  # 413 from werkzeug past MAX_CONTENT_LENGTH
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ApiError("validation_error", "The body is nested too deeply.") from None
+    except ValueError:
+        raise ApiError("validation_error", "The body is not valid JSON.") from None

@@ -78,6 +78,8 @@ def build(app: Flask) -> dict[str, Any]:
         tags=TAGS,
     )
     spec.components.header("RetryAfter", RETRY_AFTER)
+    spec.components.header("IdempotentReplayed", IDEMPOTENT_REPLAYED)
+    spec.components.security_scheme("apiKey", API_KEY_SCHEME)
     for path, methods in _route_methods(app).items():
         operations = {
             method: _operation(path, method, app.view_functions[endpoint])
@@ -129,6 +131,17 @@ def _overview() -> str:
         "Issues one-time codes, delivers them through SMS, voice, WhatsApp or e-mail providers "
         "chosen per destination country, and verifies them. An approved verification returns an "
         "EdDSA-signed JWT whose keys are published at `/.well-known/jwks.json`.\n\n"
+        "Two kinds of caller. **Public** callers (browsers, mobile apps) send no credentials: "
+        "they ask for a code, check it by `id`, and look at or resend a verification whose id "
+        "they hold. **Trusted** callers (the tenant's backends) send `Authorization: Bearer "
+        "<key>` with a key of `OTP_API_KEYS`: they may also check by destination, see the "
+        "delivery attempts and the route, and cancel, and no per-IP limit applies to them. "
+        "Each operation's `x-caller` says which it is for; a wrong key is always `unauthorized`."
+        "\n\nAn id is a capability: every caller asking for a code gets an id of its own, and "
+        "no answer gives out the id of a verification the caller did not start. "
+        "`POST /otp/request` and `POST /otp/verify` take an `Idempotency-Key` header: the same "
+        "key with the same body replays the first answer (`Idempotent-Replayed: true`) and "
+        "sends or counts nothing again.\n\n"
         'Every error answers `{"error": {"code", "message", "details"}}`; clients branch on '
         "`code`, never on `message`. `rate_limited` and `unavailable` carry a `Retry-After` "
         "header. Any path answers `method_not_allowed` (405) to a method it does not list, and "
@@ -170,6 +183,25 @@ def _error_answer(examples: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def _public(operation: dict[str, Any], trusted_extras: str = "") -> dict[str, Any]:
+    """Open to anyone; an API key, if sent to an /otp endpoint, must be right (and may
+    unlock `trusted_extras`)."""
+    more = f" With an API key: {trusted_extras}" if trusted_extras else ""
+    words = "Public: no API key needed." + more
+    operation["description"] += "\n\n" + words
+    return {**operation, "security": [{}, {"apiKey": []}], "x-caller": "public"}
+
+
+def _trusted(operation: dict[str, Any]) -> dict[str, Any]:
+    operation["description"] += "\n\nTrusted: needs an API key (`Authorization: Bearer <key>`)."
+    return {**operation, "security": [{"apiKey": []}], "x-caller": "trusted"}
+
+
+def _replayable(answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer that may be the stored first answer to an Idempotency-Key."""
+    return {**answer, "headers": {"Idempotent-Replayed": "IdempotentReplayed"}}
+
+
 def _body(schema: type[Schema], description: str, examples: dict[str, Any]) -> dict[str, Any]:
     content = {"schema": schema, "examples": _named(examples)}
     return {"required": True, "description": description, "content": {"application/json": content}}
@@ -179,6 +211,31 @@ RETRY_AFTER = {
     "description": "Seconds to wait before trying again; sent with rate_limited and unavailable.",
     "schema": {"type": "integer", "minimum": 1},
     "example": 30,
+}
+
+IDEMPOTENT_REPLAYED = {
+    "description": "`true` when this answer is the stored first answer to the same "
+    "Idempotency-Key and body: nothing was sent or counted again.",
+    "schema": {"type": "string", "enum": ["true"]},
+    "example": "true",
+}
+
+API_KEY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "A trusted caller's key, one of OTP_API_KEYS. Never put one in a browser "
+    "or an app: public calls need no key.",
+}
+
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "1 to 255 visible ASCII characters, new for every new call (a random "
+    "UUID). The same key and body within the verification's lifetime replay the first "
+    "answer; the same key with another body is `idempotency_mismatch`.",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    "example": "5f0c6a8e-3b7d-4d5e-9a41-2c8f1e7b6d90",
 }
 
 TAGS = [
@@ -276,6 +333,20 @@ OUTBOX_TO = {
 }
 
 _BODY_ERRORS = ("validation_error", "payload_too_large", "unsupported_media_type")
+
+# GET /otp/{id}: the public view, or the full one for a trusted caller.
+STATUS_ANSWER = {
+    "description": "The verification: the public view, or the full one for a trusted caller.",
+    "content": {
+        "application/json": {
+            "schema": {"anyOf": [r.VerificationPublicSchema, r.VerificationStatusSchema]},
+            "examples": {
+                **_named(r.EXAMPLES[r.VerificationPublicSchema]),
+                "trusted": {"value": r.EXAMPLES[r.VerificationStatusSchema]["pending"]},
+            },
+        }
+    },
+}
 _SEND_LIMITS = ("rate_limited.resend_cooldown", "rate_limited.max_sends")
 
 
@@ -288,126 +359,200 @@ def _op(
 
 
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
-    ("/otp/request", "post"): _op(
-        "verification",
-        "Send a one-time code",
-        "Creates a verification and sends its code through the route planned for the "
-        "destination's country. A second request for the same destination and purpose while "
-        "one is pending resends it (same `id`), once `resend_after` seconds have passed.",
-        {
-            "202": _json("The code is on its way.", r.CodeRequestedSchema),
-            **_errors(
-                *_BODY_ERRORS,
-                "invalid_phone",
-                "unsupported_channel",
-                "country_not_allowed",
-                "no_route",
-                "delivery_failed.permanent",
-                "rate_limited.client_ip",
-                *_SEND_LIMITS,
-                "rate_limited.destination_quota",
-                "delivery_failed",
-                "unavailable",
-            ),
-        },
-        requestBody=_body(CodeRequestSchema, REQUEST_DESCRIPTION, REQUEST_EXAMPLES),
+    ("/otp/request", "post"): _public(
+        _op(
+            "verification",
+            "Send a one-time code",
+            "Creates a verification and sends its code through the route planned for the "
+            "destination's country. A second request for the same destination and purpose "
+            "while one is pending sends the same code again under a new `id` of the caller's "
+            "own, once `resend_after` seconds have passed: whoever asks gets a handle, and "
+            "nobody learns the id another caller holds.",
+            {
+                "202": _replayable(_json("The code is on its way.", r.CodeRequestedSchema)),
+                **_errors(
+                    *_BODY_ERRORS,
+                    "invalid_phone",
+                    "unsupported_channel",
+                    "country_not_allowed",
+                    "no_route",
+                    "delivery_failed.permanent",
+                    "rate_limited.client_ip",
+                    *_SEND_LIMITS,
+                    "rate_limited.destination_quota",
+                    "delivery_failed",
+                    "unauthorized",
+                    "idempotency_mismatch",
+                    "idempotency_in_progress",
+                    "unavailable",
+                ),
+            },
+            requestBody=_body(CodeRequestSchema, REQUEST_DESCRIPTION, REQUEST_EXAMPLES),
+            parameters=[IDEMPOTENCY_KEY],
+        ),
+        "no per-IP limit applies.",
     ),
-    ("/otp/verify", "post"): _op(
-        "verification",
-        "Check a code",
-        "One atomic check: of any number of concurrent correct submissions exactly one is "
-        "approved. A wrong code says how many attempts are left; when none are, the "
-        "verification is burned (`too_many_attempts`).",
-        {
-            "200": _json("Approved, with a signed token.", r.ApprovedSchema),
-            **_errors(
-                *_BODY_ERRORS,
-                "invalid_code",
-                "invalid_phone",
-                "unsupported_channel",
-                "not_found",
-                "too_many_attempts",
-                "rate_limited.client_ip",
-                "unavailable",
-            ),
-        },
-        requestBody=_body(VerifySchema, VERIFY_DESCRIPTION, VERIFY_EXAMPLES),
+    ("/otp/verify", "post"): _public(
+        _op(
+            "verification",
+            "Check a code",
+            "One atomic check: of any number of concurrent correct submissions exactly one is "
+            "approved. A wrong code says how many attempts are left for this id; when none "
+            "are, the id is burned (`too_many_attempts`). Every id has its own tries, so a "
+            "stranger cannot spend another's.",
+            {
+                "200": _replayable(_json("Approved, with a signed token.", r.ApprovedSchema)),
+                **_errors(
+                    *_BODY_ERRORS,
+                    "invalid_code",
+                    "invalid_phone",
+                    "unsupported_channel",
+                    "not_found",
+                    "too_many_attempts",
+                    "rate_limited.client_ip",
+                    "unauthorized.needs_key",
+                    "idempotency_mismatch",
+                    "idempotency_in_progress",
+                    "unavailable",
+                ),
+            },
+            requestBody=_body(VerifySchema, VERIFY_DESCRIPTION, VERIFY_EXAMPLES),
+            parameters=[IDEMPOTENCY_KEY],
+        ),
+        "check by `phone` (or `email`) and `purpose` instead of `id`; no per-IP limit.",
     ),
-    ("/otp/{verification_id}", "get"): _op(
-        "verification",
-        "Look up a verification",
-        "Its status, masked destination, expiry, every delivery attempt, and the route a send "
-        "would take now.",
-        {
-            "200": _json("The verification.", r.VerificationStatusSchema),
-            **_errors("not_found", "unavailable"),
-        },
+    ("/otp/{verification_id}", "get"): _public(
+        _op(
+            "verification",
+            "Look up a verification",
+            "Its status for this id's holder, channel, masked destination, expiry and resend "
+            "countdown.",
+            {"200": STATUS_ANSWER, **_errors("not_found", "unauthorized", "unavailable")},
+        ),
+        "also the purpose, country, every delivery attempt with its cost and receipt, and "
+        "the route a send would take now.",
     ),
-    ("/otp/{verification_id}/cancel", "post"): _op(
-        "verification",
-        "Cancel a pending verification",
-        "Its code can no longer be approved. No request body.",
-        {"200": _json("Cancelled.", r.CancelledSchema), **_errors("not_found", "unavailable")},
+    ("/otp/{verification_id}/resend", "post"): _public(
+        _op(
+            "verification",
+            "Send the code again",
+            "For the holder of the id: the same code, through the route that avoids the "
+            "provider that delivered last, once `resend_after` seconds have passed. No body.",
+            {
+                "202": _json("The code is on its way again.", r.CodeRequestedSchema),
+                **_errors(
+                    "not_found",
+                    "no_route",
+                    "rate_limited.client_ip",
+                    *_SEND_LIMITS,
+                    "rate_limited.destination_quota",
+                    "delivery_failed",
+                    "unauthorized",
+                    "unavailable",
+                ),
+            },
+        ),
     ),
-    ("/otp/callbacks/{provider}", "post"): _op(
-        "callbacks",
-        "Take a provider's delivery receipts",
-        "Called by the providers, not by clients. The body is the provider's own format (form "
-        "or JSON) and is signature-checked; receipts feed provider health and the "
-        "verifications' delivery attempts.",
-        {
-            "200": _json("The receipts were read.", r.CallbackAcceptedSchema),
-            **_errors("forbidden", "not_found", "payload_too_large", "unavailable"),
-        },
-        requestBody=RECEIPTS_BODY,
+    ("/otp/{verification_id}/cancel", "post"): _trusted(
+        _op(
+            "verification",
+            "Cancel a pending verification",
+            "Its code can no longer be approved, by any of its ids. No request body.",
+            {
+                "200": _json("Cancelled.", r.CancelledSchema),
+                **_errors("not_found", "unauthorized.needs_key", "unavailable"),
+            },
+        )
     ),
-    ("/healthz", "get"): _op(
-        "operations",
-        "Liveness",
-        "The process answers; says nothing of its dependencies.",
-        {"200": _json("Alive.", r.HealthSchema), **_errors()},
+    ("/otp/callbacks/{provider}", "post"): _public(
+        _op(
+            "callbacks",
+            "Take a provider's delivery receipts",
+            "Called by the providers, not by clients. The body is the provider's own format (form "
+            "or JSON) and is signature-checked; receipts feed provider health and the "
+            "verifications' delivery attempts.",
+            {
+                "200": _json("The receipts were read.", r.CallbackAcceptedSchema),
+                **_errors("forbidden", "not_found", "payload_too_large", "unavailable"),
+            },
+            requestBody=RECEIPTS_BODY,
+        )
     ),
-    ("/readyz", "get"): _op(
-        "operations",
-        "Readiness",
-        "Redis answers and the routing file is loaded.",
-        {"200": _json("Ready to serve.", r.ReadinessSchema), **_errors("unavailable.readiness")},
+    ("/healthz", "get"): _public(
+        _op(
+            "operations",
+            "Liveness",
+            "The process answers; says nothing of its dependencies.",
+            {"200": _json("Alive.", r.HealthSchema), **_errors()},
+        )
     ),
-    ("/metrics", "get"): _op(
-        "operations",
-        "Prometheus metrics",
-        "Prometheus text exposition format, summed over every worker process.",
-        {"200": _text("The metrics.", "text/plain; version=0.0.4", METRICS_EXAMPLE), **_errors()},
+    ("/readyz", "get"): _public(
+        _op(
+            "operations",
+            "Readiness",
+            "Redis answers and the routing file is loaded.",
+            {
+                "200": _json("Ready to serve.", r.ReadinessSchema),
+                **_errors("unavailable.readiness"),
+            },
+        )
     ),
-    ("/.well-known/jwks.json", "get"): _op(
-        "operations",
-        "Token keys",
-        "The public keys that verify approval tokens (EdDSA, Ed25519).",
-        {"200": _json("The key set.", r.JwksSchema), **_errors()},
+    ("/metrics", "get"): _trusted(
+        _op(
+            "operations",
+            "Prometheus metrics",
+            "Prometheus text exposition format, summed over every worker process.",
+            {
+                "200": _text("The metrics.", "text/plain; version=0.0.4", METRICS_EXAMPLE),
+                **_errors(),
+            },
+        )
     ),
-    ("/openapi.json", "get"): _op(
-        "documentation",
-        "This document",
-        "The OpenAPI 3.1 document of every route this instance serves.",
-        {"200": DOCUMENT_ANSWER, **_errors()},
+    ("/.well-known/jwks.json", "get"): _public(
+        _op(
+            "operations",
+            "Token keys",
+            "The public keys that verify approval tokens (EdDSA, Ed25519).",
+            {"200": _json("The key set.", r.JwksSchema), **_errors()},
+        )
     ),
-    ("/docs", "get"): _op(
-        "documentation",
-        "This document, for a person",
-        "A self-contained page that renders /openapi.json; it loads nothing else.",
-        {"200": _text("The page.", "text/html", "<!doctype html><title>API</title>"), **_errors()},
+    ("/openapi.json", "get"): _public(
+        _op(
+            "documentation",
+            "This document",
+            "The OpenAPI 3.1 document of every route this instance serves.",
+            {"200": DOCUMENT_ANSWER, **_errors()},
+        )
     ),
-    ("/dev/outbox", "get"): _op(
-        "development",
-        "Messages sent by the console provider",
-        "The last messages, newest first, codes in clear. Development mode only.",
-        {"200": _json("The messages.", r.OutboxSchema), **_errors("unavailable")},
-        parameters=[OUTBOX_TO],
+    ("/docs", "get"): _public(
+        _op(
+            "documentation",
+            "This document, for a person",
+            "A self-contained page that renders /openapi.json; it loads nothing else.",
+            {
+                "200": _text("The page.", "text/html", "<!doctype html><title>API</title>"),
+                **_errors(),
+            },
+        )
     ),
-    ("/demo", "get"): _op(
-        "development",
-        "Try the service in a browser",
-        "A page that requests and verifies a code. Development mode only.",
-        {"200": _text("The page.", "text/html", "<!doctype html><title>demo</title>"), **_errors()},
+    ("/dev/outbox", "get"): _public(
+        _op(
+            "development",
+            "Messages sent by the console provider",
+            "The last messages, newest first, codes in clear. Development mode only.",
+            {"200": _json("The messages.", r.OutboxSchema), **_errors("unavailable")},
+            parameters=[OUTBOX_TO],
+        )
+    ),
+    ("/demo", "get"): _public(
+        _op(
+            "development",
+            "Try the service in a browser",
+            "A page that requests and verifies a code. Development mode only.",
+            {
+                "200": _text("The page.", "text/html", "<!doctype html><title>demo</title>"),
+                **_errors(),
+            },
+        )
     ),
 }

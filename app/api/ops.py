@@ -8,6 +8,8 @@ from redis.exceptions import RedisError
 from app import metrics
 from app.errors import ApiError
 
+from . import auth
+
 bp = Blueprint("ops", __name__)
 
 
@@ -32,7 +34,9 @@ def readyz() -> Response:
 
 @bp.get("/metrics")
 def prometheus() -> Response:
-    """Prometheus text format, added up over every gunicorn worker."""
+    """Prometheus text format, added up over every gunicorn worker. Trusted callers only:
+    traffic per country and provider is the tenant's business, not the internet's."""
+    auth.require_trusted()
     services = current_app.extensions["otp"]
     body = metrics.render(services.health, sorted(services.providers))
     return Response(body, mimetype="text/plain; version=0.0.4")

@@ -1,4 +1,9 @@
-"""The verification endpoints: thin views over the verification service."""
+"""The verification endpoints: thin views over the verification service.
+
+Public callers may ask for a code, check it by id, look at and resend a verification they
+hold; trusted callers (an API key) may also check by destination, see the delivery attempts
+and the route, and cancel.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,18 @@ from flask import Blueprint, Response, current_app, g, jsonify
 
 from app.verification.service import CodeRequest, VerificationService
 
-from . import body
+from . import auth, body, idempotency
 from .schemas import CodeRequestSchema, VerifySchema
 
 bp = Blueprint("otp", __name__, url_prefix="/otp")
 _request_schema = CodeRequestSchema()
 _verify_schema = VerifySchema()
+
+
+@bp.before_request
+def _caller() -> None:
+    """A wrong API key is refused on every endpoint, whether or not it needs one."""
+    auth.is_trusted()
 
 
 def _service() -> VerificationService:
@@ -32,25 +43,34 @@ def _code_request(data: dict[str, str]) -> CodeRequest:
     )
 
 
-def _answer(result: dict[str, Any]) -> Response:
+def _answer(result: dict[str, Any], status: int = 200) -> Response:
     """The JSON answer; the verification's id also goes into the request's log line."""
     g.verification_id = result.get("id")
-    return jsonify(result)
+    response = jsonify(result)
+    response.status_code = status
+    return response
 
 
 @bp.post("/request")
-def request_code() -> tuple[Response, int]:
-    data = body.load(_request_schema)
-    return _answer(_service().request(_code_request(data))), 202
+def request_code() -> Response:
+    service = _service()
+    req = _code_request(body.load(_request_schema))
+    target = service.target(req)
+    scope = service.codes.ref_for(target.to, req.purpose)
+    return idempotency.answer(scope, lambda: _answer(service.request(req, target), 202))
 
 
 @bp.post("/verify")
 def verify_code() -> Response:
     data = body.load(_verify_schema)
     service = _service()
-    target = None if "id" in data else _code_request({**data, "channel": _channel_of(data)})
-    ref = service.ref_for_verify(data.get("id"), target)
-    return _answer(service.verify(ref, data["code"]))
+    if "id" in data:
+        ref = service.ref_for_verify(data["id"], None)
+    else:
+        # A public caller knowing only a destination must not spend its tries.
+        auth.require_trusted()
+        ref = service.ref_for_verify(None, _code_request({**data, "channel": _channel_of(data)}))
+    return idempotency.answer(ref, lambda: _answer(service.verify(ref, data["code"])))
 
 
 def _channel_of(data: dict[str, str]) -> str:
@@ -59,9 +79,15 @@ def _channel_of(data: dict[str, str]) -> str:
 
 @bp.get("/<verification_id>")
 def show(verification_id: str) -> Response:
-    return _answer(_service().status(verification_id))
+    return _answer(_service().status(verification_id, full=auth.is_trusted()))
+
+
+@bp.post("/<verification_id>/resend")
+def resend(verification_id: str) -> Response:
+    return _answer(_service().resend(verification_id), 202)
 
 
 @bp.post("/<verification_id>/cancel")
 def cancel(verification_id: str) -> Response:
+    auth.require_trusted()
     return _answer(_service().cancel(verification_id))

@@ -23,7 +23,10 @@ def _one_of(description: str, choices: tuple[str, ...] | list[str]) -> fields.St
 
 
 def _id() -> fields.String:
-    return _text("The verification id; it carries the Redis Cluster hash tag of its keys.")
+    return _text(
+        "The caller's own id (handle) of the verification: a capability, never given to "
+        "anyone else. It carries the Redis Cluster hash tag of the verification's keys."
+    )
 
 
 def _masked() -> fields.String:
@@ -115,12 +118,23 @@ class RoutePlanSchema(Schema):
     reason = fields.String(metadata={"description": "With `error`: why there is no route."})
 
 
-class VerificationStatusSchema(Schema):
+class VerificationPublicSchema(Schema):
     id = _id()
-    status = _one_of("Where the verification stands.", list(STATUS_NAMES.values()))
+    status = _one_of(
+        "Where the verification stands for this id's holder.", list(STATUS_NAMES.values())
+    )
     channel = _one_of("The channel of the latest send.", CHANNELS)
-    purpose = _text("The purpose given when the code was requested.")
     to = _masked()
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds until the code expires."}
+    )
+    resend_after = fields.Integer(
+        required=True, metadata={"description": "Seconds before a resend is allowed; 0: now."}
+    )
+
+
+class VerificationStatusSchema(VerificationPublicSchema):
+    purpose = _text("The purpose given when the code was requested.")
     country = fields.String(
         required=True, allow_none=True, metadata={"description": "ISO country of the destination."}
     )
@@ -237,6 +251,8 @@ EXAMPLES: dict[type[Schema], dict[str, Any]] = {
     VerificationStatusSchema: {
         "pending": {
             **_PENDING,
+            "expires_in": 240,
+            "resend_after": 0,
             "purpose": "login",
             "country": "CN",
             "expires_at": 1795304392,
@@ -270,6 +286,10 @@ EXAMPLES: dict[type[Schema], dict[str, Any]] = {
                 "skipped": [{"provider": "tencent", "channel": "sms", "reason": "circuit open"}],
             },
         },
+    },
+    VerificationPublicSchema: {
+        "pending": {**_PENDING, "expires_in": 240, "resend_after": 0},
+        "approved": {**_PENDING, "status": "approved", "expires_in": 212, "resend_after": 0},
     },
     CancelledSchema: {"cancelled": {"id": SAMPLE_ID, "status": "cancelled"}},
     HealthSchema: {"ok": {"status": "ok"}},
@@ -357,19 +377,26 @@ ERROR_EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
         "rate_limited", "Too many requests from this client; slow down.", {"reason": "client_ip"}
     ),
     "rate_limited.resend_cooldown": _error(
-        "rate_limited",
-        "Wait before asking for the code again.",
-        {"id": SAMPLE_ID, "reason": "resend_cooldown"},
+        "rate_limited", "Wait before asking for the code again.", {"reason": "resend_cooldown"}
     ),
     "rate_limited.max_sends": _error(
-        "rate_limited",
-        "This verification has been sent too many times.",
-        {"id": SAMPLE_ID, "reason": "max_sends"},
+        "rate_limited", "This verification has been sent too many times.", {"reason": "max_sends"}
     ),
     "rate_limited.destination_quota": _error(
         "rate_limited",
         "Too many codes sent to this destination; try later.",
         {"reason": "destination_quota"},
+    ),
+    "unauthorized": _error("unauthorized", "The API key is not valid."),
+    "unauthorized.needs_key": _error(
+        "unauthorized", "This needs an API key: send Authorization: Bearer <key>."
+    ),
+    "idempotency_mismatch": _error(
+        "idempotency_mismatch",
+        "This Idempotency-Key was used with another request; use a new key for a new request.",
+    ),
+    "idempotency_in_progress": _error(
+        "idempotency_in_progress", "A request with this Idempotency-Key is still being answered."
     ),
     "too_many_attempts": _error("too_many_attempts", "Too many wrong codes; request a new one."),
     "delivery_failed": _error(

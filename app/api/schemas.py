@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 CHANNELS = ("sms", "voice", "whatsapp", "email")
-PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+
+
+class Whole(validate.Regexp):
+    """A pattern the whole value must match: `re.match` with `$` would let a trailing newline
+    through. The pattern keeps its anchors for the JSON Schema in the OpenAPI document."""
+
+    def __call__(self, value: Any) -> Any:
+        pattern: re.Pattern[str] = self.regex  # type: ignore[assignment]
+        if not isinstance(value, str) or pattern.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+PURPOSE = Whole(r"^[a-z][a-z0-9_]{0,31}$", error="Lower-case letters, digits and _, 1 to 32.")
+LOCALE = Whole(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", error="A language tag like pt-BR.")
+COUNTRY = Whole(r"^[A-Za-z]{2}$", error="An ISO 3166 country code like CN.")
+CODE = Whole(r"^[0-9]{4,10}$", error="4 to 10 digits.")
+VERIFICATION_ID = Whole(r"^[A-Za-z0-9_-]{1,64}$", error="A verification id.")
+# Formatting is phonenumbers' to judge; control characters never belong in a number.
+PHONE = Whole(r"^[^\x00-\x1f\x7f]{3,32}$", error="3 to 32 characters, no control characters.")
 
 
 class _Strict(Schema):
@@ -17,12 +36,12 @@ class _Strict(Schema):
 
 
 class CodeRequestSchema(_Strict):
-    phone = fields.String(validate=validate.Length(min=3, max=32))
-    country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$"))
+    phone = fields.String(validate=PHONE)
+    country = fields.String(validate=COUNTRY)
     email = fields.Email(validate=validate.Length(max=254))
     channel = fields.String(load_default="sms", validate=validate.OneOf(CHANNELS))
-    purpose = fields.String(load_default="login", validate=validate.Regexp(PURPOSE))
-    locale = fields.String(load_default="en", validate=validate.Regexp(LOCALE))
+    purpose = fields.String(load_default="login", validate=PURPOSE)
+    locale = fields.String(load_default="en", validate=LOCALE)
 
     @validates_schema
     def _destination(self, data: dict[str, object], **_: object) -> None:
@@ -34,12 +53,12 @@ class CodeRequestSchema(_Strict):
 
 
 class VerifySchema(_Strict):
-    id = fields.String(validate=validate.Length(min=1, max=64))
-    phone = fields.String(validate=validate.Length(min=3, max=32))
-    country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{2}$"))
+    id = fields.String(validate=VERIFICATION_ID)
+    phone = fields.String(validate=PHONE)
+    country = fields.String(validate=COUNTRY)
     email = fields.Email(validate=validate.Length(max=254))
-    purpose = fields.String(load_default="login", validate=validate.Regexp(PURPOSE))
-    code = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4,10}$"))
+    purpose = fields.String(load_default="login", validate=PURPOSE)
+    code = fields.String(required=True, validate=CODE)
 
     @validates_schema
     def _target(self, data: dict[str, object], **_: object) -> None:

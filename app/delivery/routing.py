@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import groupby
 
 from app.errors import ApiError
@@ -48,6 +48,14 @@ class Plan:
     steps: tuple[Step, ...]
     skipped: tuple[Skip, ...]
 
+    def avoiding(self, provider: str | None) -> Plan:
+        """Rule 8: a resend tries the provider that delivered without approval last of all."""
+        if provider is None:
+            return self
+        steps = [s for s in self.steps if s.provider != provider]
+        steps += [s for s in self.steps if s.provider == provider]
+        return replace(self, steps=tuple(steps))
+
     def explain(self) -> dict[str, object]:
         return {
             "country": self.country,
@@ -77,8 +85,9 @@ class Router:
                 {"country": country},
             )
 
-    def plan(self, country: str, channel: str, seed: str, avoid: str | None = None) -> Plan:
-        """The ordered steps for one send; raises ApiError no_route when there are none."""
+    def plan(self, country: str, channel: str, seed: str) -> Plan:
+        """The ordered steps for one send; raises ApiError no_route when there are none.
+        `seed` keeps the weighted draw the same for every send of one verification."""
         if channel not in self.config.channels:
             raise ApiError("unsupported_channel", f"The {channel} channel is not enabled.")
         if country != EMAIL_COUNTRY:
@@ -95,7 +104,7 @@ class Router:
                 f"No provider can deliver {channel} to {country or 'this destination'} now.",
                 {"country": country, "channel": channel, "reason": why},
             )
-        return Plan(country, channel, scheduled, tuple(_avoid(steps, avoid)), tuple(skipped))
+        return Plan(country, channel, scheduled, tuple(steps), tuple(skipped))
 
     def _steps(
         self, country: str, channel: str, seed: str
@@ -173,12 +182,3 @@ def _order(
             continue
         ordered += sorted(tier, key=lambda r: rng.random() ** (1.0 / r.weight), reverse=True)
     return ordered
-
-
-def _avoid(steps: list[Step], provider: str | None) -> list[Step]:
-    """Rule 8: a resend tries the provider that delivered without approval last of all."""
-    if provider is None:
-        return steps
-    return [s for s in steps if s.provider != provider] + [
-        s for s in steps if s.provider == provider
-    ]

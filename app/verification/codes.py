@@ -39,6 +39,11 @@ class VerificationRef:
         return self.tag + self.slot + self.rand
 
     @property
+    def seed(self) -> str:
+        """What every verification of one destination and purpose shares: the route's draw."""
+        return self.tag + self.slot
+
+    @property
     def key(self) -> str:
         """The verification's hash; `{tag}` keeps every key of a phone in one Cluster slot."""
         return f"otp:{{{self.tag}}}:v:{self.slot}"
@@ -51,6 +56,10 @@ class VerificationRef:
     def marker_key(self, send: int) -> str:
         """Set once the queue starts a verification's send number `send`."""
         return f"otp:{{{self.tag}}}:m:{self.slot}{self.rand}:{send}"
+
+    def idempotency_key(self, sealed_key: str) -> str:
+        """The first answer to a call made with an Idempotency-Key, next to the verification."""
+        return f"otp:{{{self.tag}}}:k:{self.slot}:{sealed_key}"
 
     def with_rand(self, rand: str) -> VerificationRef:
         return VerificationRef(self.tag, self.slot, rand)
@@ -66,6 +75,10 @@ class Codes:
 
     def _mac(self, *parts: str) -> bytes:
         return hmac.new(self._secret, "\x1f".join(parts).encode(), hashlib.sha256).digest()
+
+    def seal(self, *parts: str) -> str:
+        """An HMAC of `parts` under the server secret: a fingerprint that gives nothing away."""
+        return self._mac("seal", *parts)[:16].hex()
 
     def ref_for(self, destination: str, purpose: str) -> VerificationRef:
         """The slot a destination's verification for `purpose` lives in, with a fresh rand."""

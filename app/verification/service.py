@@ -18,7 +18,7 @@ from app.webhooks import Webhooks
 
 from . import status
 from .codes import Codes, VerificationRef
-from .store import STATUS_NAMES, Store
+from .store import STATUS_NAMES, Sent, Store
 from .tokens import TokenSigner
 
 
@@ -45,11 +45,11 @@ class Target:
 class Send:
     """One send of a verification's code."""
 
-    ref: VerificationRef
+    handle: VerificationRef  # the caller's
+    root: VerificationRef  # the verification's first handle: its code, records and jobs
     code: str
     number: int  # 1 for the first send, 2 for the first resend ...
-    resend_after: int
-    last_provider: str | None  # the provider that delivered the previous send
+    attempts: str  # the attempt lines recorded before this send
 
 
 def _not_found() -> ApiError:
@@ -96,38 +96,16 @@ class VerificationService:
         phone.check_channel(destination, req.channel)
         return Target(destination.e164, destination.country, phone.mask(destination.e164))
 
-    def request(self, req: CodeRequest) -> dict[str, Any]:
-        """Create a verification and send its code, or resend a pending one."""
-        target = self.target(req)
-        ref = self.codes.ref_for(target.to, req.purpose)
-        test_number = self.codes.is_test_number(target.to)
-        plan = None if test_number else self._plan(target.country, req.channel, ref.id, None)
-        now = int(time.time())
-        send = self._create_or_resend(ref, target, req, now)
-        ref = send.ref
-        if plan is not None and send.number > 1:  # rule 8, and the draw of this verification
-            plan = self._plan(target.country, req.channel, ref.id, send.last_provider)
-        route = self._send(plan, send, target, req)
-        if send.number == 1:
-            data = status.event_data(
-                ref.id, "pending", req.channel, target.masked, target.country, req.purpose
-            )
-            expires_at = now + self.store.limits.ttl
-            self.webhooks.schedule_expiry({**data, "provider": route["provider"]}, expires_at)
-        return {
-            "id": ref.id,
-            "status": "pending",
-            "channel": req.channel,
-            "to": target.masked,
-            "expires_in": self.store.limits.ttl,
-            "resend_after": send.resend_after,
-            "route": route,
-        }
+    def request(self, req: CodeRequest, target: Target) -> dict[str, Any]:
+        """Create a verification and send its code; when one is pending for the destination
+        and purpose, send its code again under a new handle for this caller.
 
-    def _create_or_resend(
-        self, ref: VerificationRef, target: Target, req: CodeRequest, now: int
-    ) -> Send:
-        """A new verification, or a resend of the one pending for this destination and purpose."""
+        Either way the caller gets an id (a handle) of its own: an id is a capability, and
+        nobody learns the id of a verification someone else asked for."""
+        handle = self.codes.ref_for(target.to, req.purpose)
+        # Rule 4: with no route nothing is stored, sent or counted.
+        plan = self._plan_for(target, req.channel, handle)
+        now = int(time.time())
         fields = {
             "to": target.to,
             "c": req.channel,
@@ -135,32 +113,61 @@ class VerificationService:
             "cc": target.country,
             "lo": req.locale,
         }
-        code = self.codes.code(ref.id, target.to)
-        reply = self.store.create(ref, self.codes.digest(ref, code), now, fields)
-        if reply[0] == "limited":
-            raise _phone_limited(int(reply[1]))
-        if reply[0] == "created":
-            metrics.VERIFICATIONS.labels("created").inc()
-            return Send(ref, code, 1, self.store.limits.resend_cooldown, None)
-        ref = ref.with_rand(reply[1])
-        number, resend_after, last = self._resend(ref, now, req.channel)
-        metrics.VERIFICATIONS.labels("resent").inc()
-        return Send(ref, self.codes.code(ref.id, target.to), number, resend_after, last)
+        code = self.codes.code(handle.id, target.to)
+        sent = self.store.create(handle, self.codes.digest(handle, code), now, fields)
+        _refuse(sent)
+        root = handle.with_rand(sent.root)
+        if root != handle:
+            code = self.codes.code(root.id, target.to)
+        metrics.VERIFICATIONS.labels(sent.outcome).inc()
+        route = self._send(Send(handle, root, code, sent.sends, sent.attempts), target, req, plan)
+        if sent.outcome == "created":
+            data = status.event_data(
+                root.id, "pending", req.channel, target.masked, target.country, req.purpose
+            )
+            expires_at = now + self.store.limits.ttl
+            self.webhooks.schedule_expiry({**data, "provider": route["provider"]}, expires_at)
+        return _pending(handle.id, req.channel, target.masked, self.store.limits.ttl, sent, route)
+
+    def resend(self, handle_id: str) -> dict[str, Any]:
+        """Send the code again for the holder of a handle, on the verification's channel."""
+        handle = self.codes.parse_id(handle_id)
+        fields = self.store.load(handle) if handle else None
+        if handle is None or fields is None:
+            raise _not_found()
+        target = Target(fields["to"], fields["cc"], status.masked(fields))
+        plan = self._plan_for(target, fields["c"], handle)
+        sent = self.store.resend(handle, int(time.time()), fields["c"])
+        _refuse(sent)
+        metrics.VERIFICATIONS.labels(sent.outcome).inc()
+        root = handle.with_rand(sent.root)
+        code = self.codes.code(root.id, fields["to"])
+        req = CodeRequest(None, None, None, fields["c"], fields["pu"], fields["lo"])
+        route = self._send(Send(handle, root, code, sent.sends, sent.attempts), target, req, plan)
+        return _pending(handle_id, req.channel, target.masked, int(fields["ttl"]), sent, route)
+
+    def _plan_for(self, target: Target, channel: str, ref: VerificationRef) -> Plan | None:
+        """The route for a destination, or None for a test number (nothing is sent to one)."""
+        if self.codes.is_test_number(target.to):
+            return None
+        return self._plan(target.country, channel, ref.seed)
 
     def _send(
-        self, plan: Plan | None, send: Send, target: Target, req: CodeRequest
+        self, send: Send, target: Target, req: CodeRequest, plan: Plan | None
     ) -> dict[str, Any]:
         """Deliver now, or queue the delivery; a test number gets nothing."""
         if plan is None:
             return {"provider": None, "own_numbers": False, "test_number": True}
         if self.queue is not None:
-            jobs.enqueue(self.queue, send.ref.id, send.number, self.store.limits.ttl)
+            jobs.enqueue(self.queue, send.root.id, send.number, self.store.limits.ttl)
             return {"provider": None, "own_numbers": False, "queued": True}
+        if send.number > 1:  # rule 8
+            plan = plan.avoiding(last_delivered(send.attempts))
         minutes = math.ceil(self.store.limits.ttl / 60)
         draft = Draft(
-            send.ref, target.to, target.country, req.purpose, req.locale, send.code, minutes
+            send.root, target.to, target.country, req.purpose, req.locale, send.code, minutes
         )
-        return self._deliver(plan, draft, req.channel, target.masked)
+        return self._deliver(plan, draft, req.channel, target.masked, send.handle)
 
     def deliver_queued(self, verification_id: str, send: int) -> str:
         """A queued send: nothing when the verification ended, at most once per send."""
@@ -173,56 +180,34 @@ class VerificationService:
         last = last_delivered(fields.get("at", "")) if send > 1 else None
         masked = status.masked(fields)
         try:
-            plan = self._plan(fields["cc"], fields["c"], verification_id, last)
+            plan = self._plan(fields["cc"], fields["c"], ref.seed).avoiding(last)
             minutes = math.ceil(self.store.limits.ttl / 60)
             code = self.codes.code(verification_id, fields["to"])
             draft = Draft(
                 ref, fields["to"], fields["cc"], fields["pu"], fields["lo"], code, minutes
             )
-            self._deliver(plan, draft, fields["c"], masked)
+            self._deliver(plan, draft, fields["c"], masked, ref)
         except ApiError as exc:
             if exc.code == "no_route":  # the route went away while the job waited
                 self.store.mark_failed(ref)
             return exc.code
         return "sent"
 
-    def _resend(self, ref: VerificationRef, now: int, channel: str) -> tuple[int, int, str | None]:
-        """Send number, seconds to the next resend, and the provider that delivered last."""
-        reply = self.store.resend(ref, now, channel)
-        status = reply[0]
-        if status == "cooldown":
-            raise ApiError(
-                "rate_limited",
-                "Wait before asking for the code again.",
-                {"id": ref.id, "reason": "resend_cooldown"},
-                retry_after=int(reply[1]),
-            )
-        if status == "max_sends":
-            raise ApiError(
-                "rate_limited",
-                "This verification has been sent too many times.",
-                {"id": ref.id, "reason": "max_sends"},
-                retry_after=int(reply[1]),
-            )
-        if status == "limited":
-            raise _phone_limited(int(reply[1]))
-        if status == "not_found":  # expired or answered between the two scripts
-            raise ApiError("rate_limited", "Try again.", {"reason": "race"}, retry_after=1)
-        return int(reply[1]), int(float(reply[2])), last_delivered(reply[3] or "")
-
-    def _plan(self, country: str, channel: str, seed: str, avoid: str | None) -> Plan:
+    def _plan(self, country: str, channel: str, seed: str) -> Plan:
         try:
-            return self.router.plan(country, channel, seed, avoid)
+            return self.router.plan(country, channel, seed)
         except ApiError as exc:
             if exc.code == "no_route":
                 metrics.NO_ROUTE.labels(country, channel).inc()
             raise
 
-    def _deliver(self, plan: Plan, draft: Draft, channel: str, masked: str) -> dict[str, Any]:
+    def _deliver(
+        self, plan: Plan, draft: Draft, channel: str, masked: str, handle: VerificationRef
+    ) -> dict[str, Any]:
         outcome = self.dispatcher.run(plan, draft)
         if outcome.delivered is None:
             metrics.VERIFICATIONS.labels("failed").inc()
-            error = _delivery_failed(draft.ref, outcome)
+            error = _delivery_failed(handle, outcome)
             if self.webhooks.wants("delivery.failed"):
                 data = status.event_data(
                     draft.ref.id, "failed", channel, masked, draft.country, draft.purpose
@@ -238,24 +223,21 @@ class VerificationService:
 
     def verify(self, ref: VerificationRef, code: str) -> dict[str, Any]:
         """Check a code in one atomic step; approval returns a signed token."""
-        reply = self.store.verify(ref, self.codes.digest(ref, code))
-        status = reply[0]
-        metrics.VERIFY_OUTCOMES.labels(status).inc()
-        if status == "approved":
-            rand, to, purpose, lines, country = reply[1:6]
-            verification_id = ref.with_rand(rand).id
-            token = self.signer.sign(to, purpose, verification_id)
-            self._notify("verification.approved", ref.with_rand(rand))
+        checked = self.store.verify(ref, self.codes.digest(ref, code))
+        metrics.VERIFY_OUTCOMES.labels(checked.outcome).inc()
+        if checked.outcome == "approved":
+            root = ref.with_rand(checked.root)
+            token = self.signer.sign(checked.to, checked.purpose, root.id)
+            self._notify("verification.approved", root)
             metrics.VERIFICATIONS.labels("approved").inc()
-            provider = last_delivered(lines)
+            provider = last_delivered(checked.attempts)
             if provider:
-                metrics.APPROVALS.labels(provider, country).inc()
-            return {"id": verification_id, "status": "approved", "token": token}
-        if status == "invalid_code":
-            raise ApiError(
-                "invalid_code", "The code is not correct.", {"attempts_left": int(reply[1])}
-            )
-        if status == "too_many_attempts":
+                metrics.APPROVALS.labels(provider, checked.country).inc()
+            return {"id": ref.id if ref.rand else root.id, "status": "approved", "token": token}
+        if checked.outcome == "invalid_code":
+            details = {"attempts_left": checked.attempts_left}
+            raise ApiError("invalid_code", "The code is not correct.", details)
+        if checked.outcome == "too_many_attempts":
             self._notify("verification.failed", ref)
             metrics.VERIFICATIONS.labels("failed").inc()
             raise ApiError("too_many_attempts", "Too many wrong codes; request a new one.")
@@ -273,18 +255,22 @@ class VerificationService:
         assert req is not None
         return self.codes.ref_for(self.target(req).to, req.purpose).with_rand("")
 
-    def status(self, verification_id: str) -> dict[str, Any]:
+    def status(self, verification_id: str, full: bool) -> dict[str, Any]:
+        """What a handle's holder may see; `full` (trusted callers) adds attempts and route."""
         ref = self.codes.parse_id(verification_id)
         fields = self.store.load(ref) if ref else None
-        if fields is None:
+        if ref is None or fields is None:
             raise _not_found()
-        return status.describe(verification_id, fields, self._route_now(verification_id, fields))
+        state = status.state(fields, ref.rand, self.store.limits.max_attempts)
+        if not full:
+            return status.public(verification_id, state, fields)
+        return status.describe(verification_id, state, fields, self._route_now(ref, fields))
 
-    def _route_now(self, verification_id: str, fields: dict[str, str]) -> dict[str, object]:
+    def _route_now(self, ref: VerificationRef, fields: dict[str, str]) -> dict[str, object]:
         """The plan a send of this verification would follow now, with every step's reason."""
         try:
             avoid = last_delivered(fields.get("at", ""))
-            plan = self.router.plan(fields["cc"], fields["c"], verification_id, avoid)
+            plan = self.router.plan(fields["cc"], fields["c"], ref.seed).avoiding(avoid)
         except ApiError as exc:
             return {"error": exc.code, **exc.details}
         return plan.explain()
@@ -308,21 +294,45 @@ class VerificationService:
         self.webhooks.emit(event, {**data, "provider": last_delivered(fields.get("at", ""))})
 
     def cancel(self, verification_id: str) -> dict[str, Any]:
+        """End a pending verification, named by any of its handles (trusted callers)."""
         ref = self.codes.parse_id(verification_id)
-        if ref is None or not self.store.cancel(ref):
+        root = self.store.cancel(ref) if ref else None
+        if ref is None or root is None:
             raise _not_found()
         metrics.VERIFICATIONS.labels("cancelled").inc()
-        self.webhooks.cancel_expiry(verification_id)
+        self.webhooks.cancel_expiry(ref.with_rand(root).id)
         return {"id": verification_id, "status": "cancelled"}
 
 
-def _phone_limited(retry_after: int) -> ApiError:
-    return ApiError(
-        "rate_limited",
-        "Too many codes sent to this destination; try later.",
-        {"reason": "destination_quota"},
-        retry_after=retry_after,
-    )
+def _refuse(sent: Sent) -> None:
+    """The answer to a send the store refused; none of them names the verification."""
+    if sent.outcome in _REFUSALS:
+        message, reason = _REFUSALS[sent.outcome]
+        raise ApiError("rate_limited", message, {"reason": reason}, retry_after=sent.wait)
+    if sent.outcome == "not_found":
+        raise _not_found()
+
+
+_REFUSALS = {
+    "cooldown": ("Wait before asking for the code again.", "resend_cooldown"),
+    "max_sends": ("This verification has been sent too many times.", "max_sends"),
+    "limited": ("Too many codes sent to this destination; try later.", "destination_quota"),
+}
+
+
+def _pending(
+    handle_id: str, channel: str, masked: str, expires_in: int, sent: Sent, route: dict[str, Any]
+) -> dict[str, Any]:
+    """The answer to a code sent (or queued) for the holder of `handle_id`."""
+    return {
+        "id": handle_id,
+        "status": "pending",
+        "channel": channel,
+        "to": masked,
+        "expires_in": expires_in,
+        "resend_after": sent.wait,
+        "route": route,
+    }
 
 
 def _delivery_failed(ref: VerificationRef, outcome: Outcome) -> ApiError:

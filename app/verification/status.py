@@ -28,14 +28,34 @@ def attempts(fields: dict[str, str]) -> list[dict[str, Any]]:
     return tried
 
 
-def describe(verification_id: str, fields: dict[str, str], route: dict[str, Any]) -> dict[str, Any]:
-    """The answer of GET /otp/<id>."""
+def state(fields: dict[str, str], handle: str, allowed: int) -> str:
+    """Where a verification stands for the holder of `handle`: a handle whose wrong tries
+    are spent is burned although the verification may still be pending for others."""
+    wrong = fields["w"] if handle == fields["r"] else fields.get(handle, "0")
+    if fields["s"] == "p" and int(wrong) >= allowed:
+        return "too_many_attempts"
+    return STATUS_NAMES.get(fields["s"], fields["s"])
+
+
+def public(verification_id: str, state: str, fields: dict[str, str]) -> dict[str, Any]:
+    """What anyone holding the id may see (GET /otp/<id> without an API key)."""
     return {
         "id": verification_id,
-        "status": STATUS_NAMES.get(fields["s"], fields["s"]),
+        "status": state,
         "channel": fields["c"],
-        "purpose": fields["pu"],
         "to": masked(fields),
+        "expires_in": int(fields["ttl"]),
+        "resend_after": max(0, int(fields["nx"]) - int(time.time())),
+    }
+
+
+def describe(
+    verification_id: str, state: str, fields: dict[str, str], route: dict[str, Any]
+) -> dict[str, Any]:
+    """The full answer of GET /otp/<id>, for trusted callers."""
+    return {
+        **public(verification_id, state, fields),
+        "purpose": fields["pu"],
         "country": fields.get("cc") or None,
         "expires_at": int(time.time()) + int(fields["ttl"]),
         "sends": int(fields["n"]),

@@ -22,7 +22,7 @@ STATUS_NAMES = {
 
 def _script_source(name: str) -> str:
     lua = resources.files(__package__) / "lua"
-    prelude = (lua / "_quota.lua").read_text() if name in {"create", "resend"} else ""
+    prelude = (lua / "_send.lua").read_text() if name in {"create", "resend"} else ""
     return prelude + (lua / f"{name}.lua").read_text()
 
 
@@ -40,6 +40,50 @@ def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What asking for a code did: `created` or `resent` (then `root` is the verification's
+    first handle, which its code is derived from), or why it refused: `cooldown`,
+    `max_sends`, `limited` (the destination's quota), or `not_found`."""
+
+    outcome: str
+    root: str = ""
+    sends: int = 0
+    wait: int = 0  # seconds to the next allowed send; for a refusal, to retry
+    attempts: str = ""  # the attempt lines recorded so far
+
+
+def _sent(reply: list[Any], cooldown: int) -> Sent:
+    outcome = reply[0]
+    if outcome == "created":
+        return Sent(outcome, reply[1], 1, cooldown)
+    if outcome == "resent":
+        return Sent(outcome, reply[1], int(reply[2]), int(float(reply[3])), reply[4] or "")
+    return Sent(outcome, wait=int(reply[1]) if len(reply) > 1 else 0)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What checking a code did: `approved` (with what the token and webhooks need),
+    `invalid_code`, `too_many_attempts` or `not_found`."""
+
+    outcome: str
+    attempts_left: int = 0
+    root: str = ""
+    to: str = ""
+    purpose: str = ""
+    attempts: str = ""
+    country: str = ""
+
+
+def _checked(reply: list[Any]) -> Checked:
+    if reply[0] == "approved":
+        return Checked("approved", 0, *reply[1:6])
+    if reply[0] == "invalid_code":
+        return Checked("invalid_code", int(reply[1]))
+    return Checked(reply[0])
+
+
 class Store:
     """The verification store; every method is one Redis round trip."""
 
@@ -55,29 +99,37 @@ class Store:
         reply = self._scripts[name](keys=keys, args=args)
         if isinstance(reply, list):
             return [_text(item) for item in reply]
-        return [reply]
+        return [_text(reply)]
 
-    def create(
-        self, ref: VerificationRef, digest: bytes, now: int, fields: dict[str, str]
-    ) -> list[Any]:
+    def create(self, ref: VerificationRef, digest: bytes, now: int, fields: dict[str, str]) -> Sent:
+        """A new verification with `ref` as its first handle, or a resend of the pending one
+        under `ref` as a new handle."""
         limits = self.limits
         args: list[Any] = [ref.rand, digest, now, limits.ttl, limits.resend_cooldown]
-        args += [limits.phone_hourly, limits.phone_daily]
+        args += [limits.phone_hourly, limits.phone_daily, limits.max_sends, fields["c"]]
         for name, value in fields.items():
             args += [name, value]
-        return self._run("create", [ref.key, ref.quota_key], args)
+        reply = self._run("create", [ref.key, ref.quota_key], args)
+        return _sent(reply, limits.resend_cooldown)
 
-    def resend(self, ref: VerificationRef, now: int, channel: str) -> list[Any]:
+    def resend(self, ref: VerificationRef, now: int, channel: str) -> Sent:
+        """Send again for the holder of the handle `ref`."""
         limits = self.limits
         args = [ref.rand, now, limits.resend_cooldown, limits.max_sends]
-        args += [limits.phone_hourly, limits.phone_daily, channel]
-        return self._run("resend", [ref.key, ref.quota_key], args)
+        args += [limits.phone_hourly, limits.phone_daily, channel, limits.max_attempts]
+        reply = self._run("resend", [ref.key, ref.quota_key], args)
+        return _sent(reply, limits.resend_cooldown)
 
-    def verify(self, ref: VerificationRef, digest: bytes) -> list[Any]:
-        return self._run("verify", [ref.key], [ref.rand, digest, self.limits.max_attempts])
+    def verify(self, ref: VerificationRef, digest: bytes) -> Checked:
+        """Check a code for the handle `ref` (rand '' for a trusted check by destination)."""
+        return _checked(
+            self._run("verify", [ref.key], [ref.rand, digest, self.limits.max_attempts])
+        )
 
-    def cancel(self, ref: VerificationRef) -> bool:
-        return bool(self._run("cancel", [ref.key], [ref.rand])[0])
+    def cancel(self, ref: VerificationRef) -> str | None:
+        """Cancel the pending verification `ref` is a handle of; its first handle, or None."""
+        root: str | None = self._run("cancel", [ref.key], [ref.rand])[0]
+        return root or None
 
     def record(self, batch: Batch, ref: VerificationRef, lines: str, failed: bool) -> None:
         """Queue the attempts of one send on `batch`."""
@@ -99,12 +151,12 @@ class Store:
 
     def load(self, ref: VerificationRef, any_rand: bool = False) -> dict[str, str] | None:
         """The verification's fields (without the digest) and its seconds to live under
-        "ttl", or None if unknown or expired."""
+        "ttl", or None if unknown, expired, or not one of `ref`'s handles."""
         pipe = self.client.pipeline(transaction=False)
         pipe.hgetall(ref.key)
         pipe.ttl(ref.key)
         raw, ttl = pipe.execute()
-        if not raw or (not any_rand and _text(raw.get(b"r")) != ref.rand):
+        if not raw or not (any_rand or ref.rand.encode() in raw or _text(raw[b"r"]) == ref.rand):
             return None
         fields = {_text(k): _text(v) for k, v in raw.items() if k != b"h"}
         fields["ttl"] = str(max(0, ttl))

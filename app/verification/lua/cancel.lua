@@ -1,7 +1,9 @@
--- End a pending verification.
--- KEYS[1]  verification hash   ARGV[1] rand
--- Returns 1 when it was pending and is now cancelled, 0 otherwise.
+-- End a pending verification, named by any of its handles.
+-- KEYS[1]  verification hash   ARGV[1] the handle's rand
+-- Returns the verification's first handle (rand) when it was pending and is now cancelled,
+-- false otherwise.
 local v = redis.call('HMGET', KEYS[1], 's', 'r')
-if v[1] ~= 'p' or v[2] ~= ARGV[1] then return 0 end
+if v[1] ~= 'p' then return false end
+if v[2] ~= ARGV[1] and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], 's', 'c')
-return 1
+return v[2]

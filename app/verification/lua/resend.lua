@@ -1,19 +1,15 @@
--- Send a pending verification's code again, after a cooldown that doubles each time.
--- KEYS[1]  verification hash   KEYS[2]  the phone's quota hash
--- ARGV[1]  rand   ARGV[2] now (unix s)   ARGV[3] first cooldown (s)   ARGV[4] max sends
--- ARGV[5]  hourly sends   ARGV[6] daily sends   ARGV[7] channel of this send
--- Returns {'resent', sends so far, seconds to next resend, the attempt lines so far}
---       | {'cooldown', wait} | {'max_sends', seconds left} | {'limited', wait} | {'not_found'}
+-- Send a pending verification's code again, for a caller holding one of its handles.
+-- KEYS[1]  verification hash   KEYS[2]  the destination's quota hash
+-- ARGV[1]  the handle's rand   ARGV[2] now (unix s)   ARGV[3] first cooldown (s)
+-- ARGV[4]  max sends   ARGV[5] hourly sends   ARGV[6] daily sends   ARGV[7] channel
+-- ARGV[8]  wrong tries allowed per handle
+-- Returns what resend() returns (_send.lua) | {'not_found'} for an unknown, ended or burned handle
 local key, qkey = KEYS[1], KEYS[2]
-local now, base = tonumber(ARGV[2]), tonumber(ARGV[3])
-local v = redis.call('HMGET', key, 's', 'r', 'n', 'nx', 'at')
-if v[1] ~= 'p' or v[2] ~= ARGV[1] then return {'not_found'} end
-local sends, next_at = tonumber(v[3]), tonumber(v[4])
-if sends >= tonumber(ARGV[4]) then return {'max_sends', redis.call('TTL', key)} end
-if now < next_at then return {'cooldown', next_at - now} end
-local wait, hb, hc, db, dc = quota_check(qkey, now, tonumber(ARGV[5]), tonumber(ARGV[6]))
-if wait > 0 then return {'limited', wait} end
-local cooldown = base * 2 ^ sends
-redis.call('HSET', key, 'n', sends + 1, 'nx', now + cooldown, 'c', ARGV[7])
-quota_take(qkey, hb, hc, db, dc)
-return {'resent', sends + 1, cooldown, v[5] or ''}
+local v = redis.call('HMGET', key, 's', 'r', 'w')
+local wrong = v[3]
+if ARGV[1] ~= v[2] then wrong = redis.call('HGET', key, ARGV[1]) end
+if v[1] ~= 'p' or not wrong or tonumber(wrong) >= tonumber(ARGV[8]) then
+  return {'not_found'}
+end
+return resend(key, qkey, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], '')
