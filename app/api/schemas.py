@@ -6,7 +6,7 @@ import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-CHANNELS = ("sms", "voice", "whatsapp", "email")
+CHANNELS = ("sms", "voice", "whatsapp", "email", "wechat")
 PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 
