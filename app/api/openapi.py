@@ -294,6 +294,25 @@ RECEIPT_JSON = [
     }
 ]
 
+# A provider pushes its reports again unless the answer has the shape its documentation asks.
+RECEIPTS_ANSWER = {
+    "description": "The push was taken; the body is the one its provider asks for: "
+    '`{"accepted": n}` (new receipts) for `http` providers, `{"code": 0, "msg": ...}` for '
+    'Alibaba Cloud SMS and Chat App Message Service, `{"result": 0, "errmsg": "OK"}` for '
+    "Tencent Cloud SMS, an empty text body for Huawei.",
+    "content": {
+        "application/json": {
+            "schema": {"type": "object"},
+            "examples": {
+                "http": {"value": {"accepted": 2}},
+                "alibaba": {"value": {"code": 0, "msg": "接收成功"}},
+                "tencent": {"value": {"result": 0, "errmsg": "OK"}},
+            },
+        },
+        "text/plain": {"schema": {"type": "string", "maxLength": 0}, "example": ""},
+    },
+}
+
 METRICS_EXAMPLE = (
     "# HELP otp_verifications_created_total Verifications created.\n"
     "# TYPE otp_verifications_created_total counter\n"
@@ -472,7 +491,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "or JSON) and is signature-checked; receipts feed provider health and the "
             "verifications' delivery attempts.",
             {
-                "200": _json("The receipts were read.", r.CallbackAcceptedSchema),
+                "200": RECEIPTS_ANSWER,
+                "204": {
+                    "description": "Twilio's status callbacks: no content (Twilio reads none)."
+                },
                 **_errors("forbidden", "not_found", "payload_too_large", "unavailable"),
             },
             requestBody=RECEIPTS_BODY,

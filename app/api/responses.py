@@ -86,6 +86,13 @@ class AttemptSchema(Schema):
     )
     error_code = _text("The provider's own error code; empty on success.")
     cost = fields.Float(required=True, allow_none=True, metadata={"description": "When known."})
+    fallback = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A channel the provider itself falls back to, armed with the "
+            "send (Chat App Message Service: `sms`); null when none."
+        },
+    )
 
 
 class PlanStepSchema(Schema):
@@ -197,12 +204,6 @@ class OutboxMessageSchema(Schema):
 
 class OutboxSchema(Schema):
     messages = fields.List(fields.Nested(OutboxMessageSchema), required=True)
-
-
-class CallbackAcceptedSchema(Schema):
-    accepted = fields.Integer(
-        required=True, metadata={"description": "Delivery receipts taken from the body."}
-    )
 
 
 # Example bodies, shown in the document and checked against their schemas by the tests.
@@ -322,7 +323,6 @@ EXAMPLES: dict[type[Schema], dict[str, Any]] = {
             ]
         }
     },
-    CallbackAcceptedSchema: {"accepted": {"accepted": 2}},
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-CHANNELS = ("sms", "voice", "whatsapp", "email")
+CHANNELS = ("sms", "voice", "whatsapp", "email", "wechat")
 
 
 class Whole(validate.Regexp):

@@ -22,6 +22,7 @@ from .reader import CHANNELS, Reader, RoutingError
 
 PROVIDER_KINDS = frozenset(
     {"twilio", "sns", "aliyun", "tencent", "huawei", "http", "smtp", "console"}
+    | {"cams", "tencent_voice", "cmsi"}
 )
 # Channels an adapter type can serve at all (http serves whatever the user declares).
 KIND_CHANNELS: dict[str, frozenset[str]] = {
@@ -31,6 +32,9 @@ KIND_CHANNELS: dict[str, frozenset[str]] = {
     "tencent": frozenset({"sms"}),
     "huawei": frozenset({"sms"}),
     "smtp": frozenset({"email"}),
+    "cams": frozenset({"whatsapp"}),
+    "tencent_voice": frozenset({"voice"}),
+    "cmsi": frozenset({"sms", "voice", "email", "wechat"}),
     "http": CHANNELS,
     "console": CHANNELS,
 }

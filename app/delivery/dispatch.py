@@ -51,6 +51,7 @@ class Attempt:
     error_class: str = ""
     error_code: str = ""
     cost: float | None = None
+    fallback: str = ""  # a channel the provider itself falls back to, armed with this send
 
     def line(self) -> str:
         """One compact line per attempt, stored on the verification: short enough (with a
@@ -66,14 +67,16 @@ class Attempt:
             self.error_class,
             self.error_code,
             "" if self.cost is None else self.cost,
+            self.fallback,
         ]
         return "|".join(str(v).replace("|", "/").replace("\n", " ") for v in values) + "\n"
 
     @classmethod
     def parse(cls, line: str) -> dict[str, Any]:
         """The attempt a stored line describes, as the API shows it."""
-        provider, channel, own, started, took, outcome, message_id, klass, code, cost = line.split(
-            "|"
+        # Lines stored before the fallback field have ten fields.
+        provider, channel, own, started, took, outcome, message_id, klass, code, cost, *more = (
+            line.split("|")
         )
         return {
             "provider": provider,
@@ -86,6 +89,7 @@ class Attempt:
             "error_class": klass,
             "error_code": code,
             "cost": float(cost) if cost else None,
+            "fallback": more[0] if more and more[0] else None,
         }
 
 
@@ -200,6 +204,7 @@ class Dispatcher:
         attempt.message_id = result.message_id
         if result.cost is not None:
             attempt.cost = result.cost
+        attempt.fallback = result.fallback or ""
 
     def _record(self, draft: Draft, outcome: Outcome) -> None:
         """Attempts, breaker outcomes and quota counts: one round trip."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import phonenumbers
 
-CHANNELS = frozenset({"sms", "voice", "whatsapp", "email"})
+CHANNELS = frozenset({"sms", "voice", "whatsapp", "email", "wechat"})
 COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 # Settings whose values are credentials: they must come from the environment.
 _SECRET_NAME = re.compile(r"secret|password|token|(^|_)key$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, TypeGuard
 
@@ -11,7 +12,15 @@ from app.verification.codes import Codes
 from app.verification.store import Store
 
 from .health import ROUTE_FAILURE, Health
-from .providers.base import CallbackRequest, Provider, Receipt, ReceiptParser, ReceiptRejected
+from .providers.base import (
+    CallbackAnswer,
+    CallbackAnswerer,
+    CallbackRequest,
+    Provider,
+    Receipt,
+    ReceiptParser,
+    ReceiptRejected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +51,9 @@ class Receipts:
                 index_key(provider, message_id), verification_id, ex=self.store.limits.ttl
             )
 
-    def accept(self, provider_name: str, request: CallbackRequest) -> int:
-        """Check and apply one callback request; returns how many reports were new."""
+    def accept(self, provider_name: str, request: CallbackRequest) -> CallbackAnswer:
+        """Check and apply one callback request; the answer is in the form the provider
+        expects, told how many reports were new."""
         provider = self.providers.get(provider_name)
         if not takes_receipts(provider):
             raise ApiError("not_found", f"No provider {provider_name!r} takes delivery receipts.")
@@ -52,7 +62,10 @@ class Receipts:
         except ReceiptRejected as exc:
             log.warning("receipt refused", extra={"provider": provider_name, "reason": str(exc)})
             raise ApiError("forbidden", "The receipt's signature does not check out.") from exc
-        return sum(self._apply(provider_name, receipt) for receipt in receipts)
+        accepted = sum(self._apply(provider_name, receipt) for receipt in receipts)
+        if isinstance(provider, CallbackAnswerer):
+            return provider.callback_answer(accepted)
+        return CallbackAnswer(json.dumps({"accepted": accepted}))
 
     def _apply(self, provider: str, receipt: Receipt) -> bool:
         verification_id = self.client.get(index_key(provider, receipt.message_id))

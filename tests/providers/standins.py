@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,13 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from app.delivery.providers.base import ConfigError, Message, Provider, ProviderError
+from app.delivery.providers.base import (
+    CallbackRequest,
+    ConfigError,
+    Message,
+    Provider,
+    ProviderError,
+)
 
 # A login code by SMS to a US number, with the text the text-sending adapters deliver.
 TEXT_FIELDS: dict[str, Any] = {
@@ -99,3 +106,10 @@ def stalled(server: HTTPServer, path: str, answer: Response) -> Iterator[Stall]:
         release.set()
         while not server.log and time.monotonic() - started < 3:
             time.sleep(0.01)  # let the stand-in finish so its answer is not logged in the next test
+
+
+def json_push(reports: Any, url: str) -> CallbackRequest:
+    """A status push whose body is `reports` as JSON, as Alibaba and Tencent Cloud send them."""
+    body = json.dumps(reports).encode()
+    headers = {"Content-Type": "application/json"}
+    return CallbackRequest(url=url, headers=headers, form={}, body=body)

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from werkzeug import Response
 
 from app.delivery.providers.aliyun import AliyunProvider
-from app.delivery.providers.base import FailureClass, Message, ProviderError
+from app.delivery.providers.base import (
+    FailureClass,
+    Message,
+    ProviderError,
+    Receipt,
+    ReceiptRejected,
+)
 
 from ..conftest import free_port
-from .standins import TEMPLATE_FIELDS, config_error_key, expect_failure, sent_request, stalled
+from .signatures import acs3_signature_ok
+from .standins import (
+    TEMPLATE_FIELDS,
+    config_error_key,
+    expect_failure,
+    json_push,
+    sent_request,
+    stalled,
+)
 from .standins import template_message as message
 
 KEY_ID, KEY_SECRET = "LTAI5tTestKeyId", "test-key-secret"
+TOKEN = "aliyun-report-token-0123456789"
+RECEIVING_URL = "https://otp.example.com/otp/callbacks/ali"
 CODE = TEMPLATE_FIELDS["code"]
 OK_BODY = {"Code": "OK", "Message": "OK", "BizId": "900619746936498440^0", "RequestId": "F655A8D5"}
 
@@ -40,19 +53,6 @@ def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> Aliy
     return AliyunProvider.from_settings(
         "ali", frozenset({"sms"}), settings(server, **overrides), timeout
     )
-
-
-def acs3_signature_ok(request: Request, secret: str) -> bool:
-    """Recompute the ACS3-HMAC-SHA256 signature the way Alibaba's gateway does."""
-    fields = dict(part.split("=", 1) for part in request.headers["Authorization"][17:].split(","))
-    signed = fields["SignedHeaders"]
-    query = "&".join(f"{k}={quote(v, safe='~')}" for k, v in sorted(request.args.items()))
-    headers = "".join(f"{name}:{request.headers[name].strip()}\n" for name in signed.split(";"))
-    payload = hashlib.sha256(request.get_data()).hexdigest()
-    canonical = "\n".join([request.method, request.path, query, headers, signed, payload])
-    to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
-    expected = hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields["Signature"])
 
 
 def send_failure(server: HTTPServer, msg: Message | None = None) -> ProviderError:
@@ -196,3 +196,56 @@ def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
     key = config_error_key(AliyunProvider.from_settings, "ali", voice, settings(httpserver), 5)
 
     assert key == "channels"
+
+
+def sms_report(success: bool, err_code: str, biz_id: str = OK_BODY["BizId"]) -> dict[str, Any]:
+    """One SmsReport of the HTTP batch push."""
+    return {
+        "phone_number": "13800138000",
+        "send_time": "2017-01-01 00:00:00",
+        "report_time": "2017-01-01 00:00:00",
+        "success": success,
+        "err_code": err_code,
+        "err_msg": "用户接收成功" if success else "失败",
+        "sms_size": "1",
+        "biz_id": biz_id,
+        "out_id": "",
+    }
+
+
+def test_sms_reports_become_receipts(httpserver: HTTPServer) -> None:
+    pushed = [sms_report(True, "DELIVERED"), sms_report(False, "MK:0001", "1234^0")]
+
+    receipts = provider(httpserver, callback_token=TOKEN).parse_receipts(
+        json_push(pushed, f"{RECEIVING_URL}?token={TOKEN}")
+    )
+
+    assert receipts == [
+        Receipt(message_id=OK_BODY["BizId"], status="delivered", provider_code="DELIVERED"),
+        Receipt(message_id="1234^0", status="undelivered", provider_code="MK:0001"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("token", "url"),
+    [
+        (TOKEN, RECEIVING_URL),
+        (TOKEN, f"{RECEIVING_URL}?token=aliyun-report-token-012345678X"),
+        (None, f"{RECEIVING_URL}?token={TOKEN}"),
+    ],
+    ids=["no-token", "wrong-token", "none-configured"],
+)
+def test_forged_sms_reports_are_refused(
+    httpserver: HTTPServer, token: str | None, url: str
+) -> None:
+    with pytest.raises(ReceiptRejected):
+        provider(httpserver, callback_token=token).parse_receipts(
+            json_push([sms_report(True, "DELIVERED")], url)
+        )
+
+
+def test_the_answer_has_the_numeric_code_alibaba_checks(httpserver: HTTPServer) -> None:
+    answer = provider(httpserver).callback_answer(2)
+
+    assert answer.status == 200
+    assert json.loads(answer.body) == {"code": 0, "msg": "接收成功"}

@@ -307,3 +307,9 @@ def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
     key = config_error_key(HuaweiProvider.from_settings, "hw", email, settings(httpserver), 5)
 
     assert key == "channels"
+
+
+def test_status_reports_are_answered_200_with_an_empty_body(httpserver: HTTPServer) -> None:
+    answer = provider(httpserver).callback_answer(1)
+
+    assert (answer.status, answer.body) == (200, "")

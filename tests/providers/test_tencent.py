@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from werkzeug import Response
 
-from app.delivery.providers.base import FailureClass, Message, ProviderError
+from app.delivery.providers.base import (
+    FailureClass,
+    Message,
+    ProviderError,
+    Receipt,
+    ReceiptRejected,
+)
 from app.delivery.providers.tencent import TencentProvider
 
-from .standins import TEMPLATE_FIELDS, config_error_key, expect_failure, sent_request, stalled
+from .signatures import tc3_signature_ok
+from .standins import (
+    TEMPLATE_FIELDS,
+    config_error_key,
+    expect_failure,
+    json_push,
+    sent_request,
+    stalled,
+)
 from .standins import template_message as message
 
 SECRET_ID, SECRET_KEY = "AKIDtestSecretId", "test-secret-key"
+TOKEN = "tencent-callback-token-0123456789"
+CALLBACK = "https://otp.example.com/otp/callbacks/tc"
+SERIAL_NO = "5000:1045710669157053657849499619"
 CODE = TEMPLATE_FIELDS["code"]
 BODY = "{1} is your login verification code, please fill it in within {2} minutes."
 
@@ -57,25 +72,6 @@ def send_status(code: str, message: str = "send success") -> dict[str, Any]:
 def request_error(code: str) -> dict[str, Any]:
     error = {"Code": code, "Message": "request refused"}
     return {"Response": {"Error": error, "RequestId": "b1bbcde7-df02"}}
-
-
-def tc3_signature_ok(request: Request, secret_key: str) -> bool:
-    """Recompute the TC3-HMAC-SHA256 signature the way Tencent's gateway does."""
-    fields = dict(
-        part.strip().split("=", 1) for part in request.headers["Authorization"][16:].split(",")
-    )
-    _secret_id, date, service, _ = fields["Credential"].split("/")
-    headers = f"content-type:{request.headers['Content-Type']}\nhost:{request.headers['Host']}\n"
-    payload = hashlib.sha256(request.get_data()).hexdigest()
-    canonical = "\n".join(["POST", "/", "", headers, fields["SignedHeaders"], payload])
-    scope = f"{date}/{service}/tc3_request"
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    to_sign = "\n".join(["TC3-HMAC-SHA256", request.headers["X-TC-Timestamp"], scope, digest])
-    key = f"TC3{secret_key}".encode()
-    for part in (date, service, "tc3_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields["Signature"])
 
 
 def send_failure(server: HTTPServer, msg: Message | None = None) -> ProviderError:
@@ -250,3 +246,53 @@ def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
     key = config_error_key(TencentProvider.from_settings, "tc", voice, settings(httpserver), 5)
 
     assert key == "channels"
+
+
+def status_report(report_status: str, errmsg: str, sid: str = SERIAL_NO) -> dict[str, Any]:
+    """One report of Tencent Cloud's SMS status callback."""
+    return {
+        "user_receive_time": "2015-10-17 08:03:04",
+        "nationcode": "86",
+        "mobile": "13800138000",
+        "report_status": report_status,
+        "errmsg": errmsg,
+        "description": "用户短信送达成功",
+        "sid": sid,
+    }
+
+
+def test_status_callbacks_become_receipts(httpserver: HTTPServer) -> None:
+    pushed = [status_report("SUCCESS", "DELIVRD"), status_report("FAIL", "MN:0001", "5000:2")]
+
+    receipts = provider(httpserver, callback_token=TOKEN).parse_receipts(
+        json_push(pushed, f"{CALLBACK}?token={TOKEN}")
+    )
+
+    assert receipts == [
+        Receipt(message_id=SERIAL_NO, status="delivered", provider_code="DELIVRD"),
+        Receipt(message_id="5000:2", status="undelivered", provider_code="MN:0001"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("token", "url"),
+    [
+        (TOKEN, CALLBACK),
+        (TOKEN, f"{CALLBACK}?token=tencent-callback-token-012345678X"),
+        (None, f"{CALLBACK}?token={TOKEN}"),
+    ],
+    ids=["no-token", "wrong-token", "none-configured"],
+)
+def test_forged_status_callbacks_are_refused(
+    httpserver: HTTPServer, token: str | None, url: str
+) -> None:
+    with pytest.raises(ReceiptRejected):
+        provider(httpserver, callback_token=token).parse_receipts(
+            json_push([status_report("SUCCESS", "DELIVRD")], url)
+        )
+
+
+def test_the_answer_is_the_one_tencent_asks_for(httpserver: HTTPServer) -> None:
+    answer = provider(httpserver).callback_answer(1)
+
+    assert (answer.status, json.loads(answer.body)) == (200, {"result": 0, "errmsg": "OK"})

@@ -192,3 +192,9 @@ def test_forged_receipt_is_rejected(httpserver: HTTPServer) -> None:
     form = {"MessageSid": "SM1", "MessageStatus": "delivered"}
     with pytest.raises(ReceiptRejected):
         provider(httpserver).parse_receipts(status_callback(form, token="not-the-token"))
+
+
+def test_status_callbacks_are_answered_with_no_content(httpserver: HTTPServer) -> None:
+    answer = provider(httpserver).callback_answer(1)
+
+    assert (answer.status, answer.body) == (204, "")

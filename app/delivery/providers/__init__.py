@@ -16,6 +16,9 @@ PROVIDER_TYPES: dict[str, str] = {
     "huawei": "app.delivery.providers.huawei:HuaweiProvider",
     "http": "app.delivery.providers.http:HttpProvider",
     "smtp": "app.delivery.providers.smtp:SmtpProvider",
+    "cams": "app.delivery.providers.cams:CamsProvider",
+    "tencent_voice": "app.delivery.providers.tencent_voice:TencentVoiceProvider",
+    "cmsi": "app.delivery.providers.cmsi:CmsiProvider",
 }
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-from .base import ConfigError, FailureClass
+from .base import ConfigError, FailureClass, ReceiptRejected
 
 # A phone number or a one-time code inside a provider's error text must never reach the logs.
 _DIGIT_RUN = re.compile(r"\+?\d[\d ().-]{2,}\d")
+MIN_TOKEN_LENGTH = 16
 
 
 def require(settings: Mapping[str, Any], key: str) -> str:
@@ -86,3 +90,41 @@ def json_object(body: bytes) -> dict[str, Any]:
 def redact(text: str) -> str:
     """Provider error text with digit runs (numbers, codes) masked."""
     return _DIGIT_RUN.sub("***", text)
+
+
+def post(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+    """Send the request; (HTTP status, body), an error status's included since providers
+    explain it in the body. OSError and HTTPException (refused, reset, timed out) propagate."""
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - http(s) only
+    except urllib.error.HTTPError as exc:
+        response = exc
+    with response:
+        return int(response.status), response.read()
+
+
+def callback_token(settings: Mapping[str, Any]) -> str | None:
+    """`callback_token`: the secret a push must carry as `?token=` in the callback URL, for
+    providers that sign none of their pushes."""
+    token = optional(settings, "callback_token")
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError("callback_token", f"must be at least {MIN_TOKEN_LENGTH} characters")
+    return token
+
+
+def check_url_token(url: str, expected: str | None, kind: str) -> None:
+    """Refuse a push whose URL lacks the configured token; compared in constant time."""
+    given = dict(parse_qsl(urlsplit(url).query)).get("token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ReceiptRejected(f"{kind} report without a valid token")
+
+
+def json_reports(body: bytes, kind: str) -> list[dict[str, Any]]:
+    """A pushed body that must be a JSON array of report objects."""
+    try:
+        reports = json.loads(body)
+    except ValueError:
+        raise ReceiptRejected(f"{kind} push is not JSON") from None
+    if not isinstance(reports, list) or not all(isinstance(r, dict) for r in reports):
+        raise ReceiptRejected(f"{kind} push is not an array of reports")
+    return reports

@@ -57,6 +57,21 @@ def positional_params(settings: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def named_params(settings: Mapping[str, Any]) -> dict[str, str]:
+    """`template_params`: our value name -> the template's variable name; default {code: code}."""
+    params = settings.get("template_params", {"code": "code"})
+    if (
+        not isinstance(params, Mapping)
+        or "code" not in params
+        or any(name not in PARAM_NAMES for name in params)
+        or not all(isinstance(var, str) and var for var in params.values())
+    ):
+        raise ConfigError(
+            "template_params", "a mapping like {code: code, minutes: min} that includes 'code'"
+        )
+    return dict(params)
+
+
 def http_endpoint(settings: Mapping[str, Any], default: str | None) -> tuple[str, str] | None:
     """`endpoint` as (scheme, host[:port]); a bare host means https, e.g. the stand-in's URL."""
     raw = optional(settings, "endpoint") or default

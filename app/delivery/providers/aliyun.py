@@ -1,4 +1,5 @@
-"""Alibaba Cloud SMS (dysmsapi 2017-05-25 SendSms) through its official SDK."""
+"""Alibaba Cloud SMS (dysmsapi 2017-05-25 SendSms) through its official SDK, and its SmsReport
+status pushes (HTTP batch push mode)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import json
 from collections.abc import Mapping
 from typing import Any, Self
 
+from . import _alibabacloud as alibabacloud
 from . import _template_sms as common
-from ._common import check_channels, failure_for_status, missing_extra, optional, require
-from .base import ConfigError, FailureClass, Message, ProviderError, SendResult
+from ._common import callback_token, check_channels, check_url_token, json_reports, missing_extra
+from .base import CallbackAnswer, CallbackRequest, FailureClass, Message, Receipt, SendResult
 
 KIND = "aliyun"
 DEFAULT_ENDPOINT = "dysmsapi.aliyuncs.com"
+DEFAULT_REGION = "cn-hangzhou"
 
 T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
 # Body codes (HTTP 200, Code != "OK") and error codes of failed HTTP calls.
@@ -69,6 +72,7 @@ class AliyunProvider:
         templates: dict[str, str],
         params: dict[str, str],
         timeout: float,
+        callback_token: str | None = None,
     ) -> None:
         self.name = name
         self.channels = channels
@@ -76,7 +80,8 @@ class AliyunProvider:
         self._sign_name = sign_name
         self._templates = templates
         self._params = params
-        self._timeout_ms = max(1, int(timeout * 1000))
+        self._timeout = timeout
+        self._callback_token = callback_token
 
     @classmethod
     def from_settings(
@@ -84,13 +89,12 @@ class AliyunProvider:
     ) -> Self:
         """Validate the settings and build the SDK client once."""
         check_channels(channels, common.SMS_ONLY)
-        key_id = require(settings, "access_key_id")
-        secret = require(settings, "access_key_secret")
         sign_name = common.signature_setting(settings, "sign_name")
         templates = common.template_ids(settings)
-        params = _named_params(settings)
-        client = _client(settings, key_id, secret)
-        return cls(name, channels, client, sign_name, templates, params, timeout)
+        params = common.named_params(settings)
+        client = _client(settings)
+        token = callback_token(settings)
+        return cls(name, channels, client, sign_name, templates, params, timeout, token)
 
     def send(self, message: Message) -> SendResult:
         """Send one templated SMS; body codes other than OK become ProviderError."""
@@ -104,10 +108,19 @@ class AliyunProvider:
             raise common.failure(KIND, failure_class or R, body.code, body.message)
         return SendResult(message_id=body.biz_id)
 
+    def parse_receipts(self, request: CallbackRequest) -> list[Receipt]:
+        """Check the token in the receiving URL and read the pushed SmsReport array."""
+        check_url_token(request.url, self._callback_token, KIND)
+        reports = json_reports(request.body, KIND)
+        return [_receipt(report) for report in reports if report.get("biz_id")]
+
+    def callback_answer(self, accepted: int) -> CallbackAnswer:
+        """The answer Alibaba Cloud takes as received."""
+        return alibabacloud.PUSH_ANSWER
+
     def _call(self, message: Message, template: str) -> Any:
         """The SendSms response body; transport and HTTP errors become ProviderError."""
         from alibabacloud_dysmsapi20170525.models import SendSmsRequest
-        from darabonba.runtime import RuntimeOptions
         from Tea.exceptions import TeaException
 
         values = common.param_values(message)
@@ -117,66 +130,30 @@ class AliyunProvider:
             template_code=template,
             template_param=json.dumps({var: values[name] for name, var in self._params.items()}),
         )
-        runtime = RuntimeOptions(
-            connect_timeout=self._timeout_ms, read_timeout=self._timeout_ms, autoretry=False
-        )
+        runtime = alibabacloud.runtime(self._timeout)
         try:
             return self._client.send_sms_with_options(request, runtime).body
         except TeaException as exc:
-            raise _sdk_failure(exc) from exc
+            raise alibabacloud.sdk_failure(KIND, exc, ERROR_CODES, ERROR_PREFIXES) from exc
 
 
-def _named_params(settings: Mapping[str, Any]) -> dict[str, str]:
-    """`template_params`: our value name -> the template's variable name; default {code: code}."""
-    params = settings.get("template_params", {"code": "code"})
-    if (
-        not isinstance(params, Mapping)
-        or "code" not in params
-        or any(name not in common.PARAM_NAMES for name in params)
-        or not all(isinstance(var, str) and var for var in params.values())
-    ):
-        raise ConfigError(
-            "template_params", "a mapping like {code: code, minutes: min} that includes 'code'"
-        )
-    return dict(params)
-
-
-def _client(settings: Mapping[str, Any], key_id: str, secret: str) -> Any:
+def _client(settings: Mapping[str, Any]) -> Any:
     """The SDK client, pointed at `endpoint` (or the one the SDK derives from `region`)."""
     try:
         from alibabacloud_dysmsapi20170525.client import Client
-        from alibabacloud_tea_openapi.utils_models import Config
     except ImportError:
         raise missing_extra(KIND) from None
-    region = optional(settings, "region")
-    endpoint = common.http_endpoint(settings, None if region else DEFAULT_ENDPOINT)
-    scheme, host = endpoint or ("https", None)
-    config = Config(
-        access_key_id=key_id,
-        access_key_secret=secret,
-        region_id=region or "cn-hangzhou",
-        endpoint=host,
-        protocol=scheme,
-    )
-    return Client(config)
+    return Client(alibabacloud.client_config(settings, KIND, DEFAULT_ENDPOINT, DEFAULT_REGION))
+
+
+def _receipt(report: Mapping[str, Any]) -> Receipt:
+    """One SmsReport: `success` says whether the handset got it, `err_code` the carrier's word."""
+    delivered = report.get("success") in (True, "true")
+    code = str(report.get("err_code") or "") or None
+    status = "delivered" if delivered else "undelivered"
+    return Receipt(message_id=str(report["biz_id"]), status=status, provider_code=code)
 
 
 def _phone_number(e164: str) -> str:
     """Alibaba's format: the bare national number in mainland China, else country code + number."""
     return e164[3:] if e164.startswith("+86") else e164.lstrip("+")
-
-
-def _sdk_failure(exc: Exception) -> ProviderError:
-    """Map an SDK exception: HTTP errors by code then status, anything else is transport."""
-    from darabonba.exceptions import ResponseException
-
-    if not isinstance(exc, ResponseException):
-        # Timeouts, connection errors and unreadable bodies arrive wrapped, their text carrying
-        # the request URL with the number and the code in it: keep only what kind they are.
-        inner = getattr(exc, "inner_exception", exc)
-        what = "timeout" if "timed out" in str(inner) else type(inner).__name__
-        return common.failure(KIND, T, None, f"transport error ({what})")
-    code = str(exc.code or "")
-    failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES)
-    failure_class = failure_class or failure_for_status(exc.status_code, otherwise=T)
-    return common.failure(KIND, failure_class, code or None, exc.message)

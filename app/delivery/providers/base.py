@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class FailureClass(StrEnum):
@@ -57,6 +57,9 @@ class Message:
 class SendResult:
     message_id: str
     cost: float | None = None
+    # A channel the provider itself falls back to should this message not be delivered
+    # (Chat App Message Service's SMS fallback): armed, not yet used.
+    fallback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,26 @@ class Provider(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """The HTTP answer to a provider's push, in the shape its documentation asks for: a
+    provider pushes the same reports again until it sees that shape."""
+
+    body: str
+    content_type: str = "application/json"
+    status: int = 200
+
+
 class ReceiptParser(Protocol):
     def parse_receipts(self, request: CallbackRequest) -> list[Receipt]:
         """Check the request's signature (raise ReceiptRejected) and read its reports."""
+        ...
+
+
+@runtime_checkable
+class CallbackAnswerer(Protocol):
+    """Optional beside ReceiptParser: without it a push is answered {"accepted": n}."""
+
+    def callback_answer(self, accepted: int) -> CallbackAnswer:
+        """The answer once a push was taken; `accepted` of its reports were new."""
         ...

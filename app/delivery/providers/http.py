@@ -29,7 +29,8 @@ Answers:
 Delivery receipts: the service POSTs a JSON object, or a list of them,
 ``{"message_id": "...", "status": "delivered" | "undelivered" | "failed", "code": "..."}``
 (``code`` optional) to this provider's receipt endpoint, signed the same way: same two headers,
-same secret, same 5-minute window.
+same secret, same 5-minute window. The service answers ``200 {"accepted": n}``, n being the
+receipts it had not seen before.
 """
 
 from __future__ import annotations

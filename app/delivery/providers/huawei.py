@@ -4,26 +4,34 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import secrets
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from http.client import HTTPException
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 from . import _template_sms as common
-from ._common import check_channels, failure_for_status, http_url, json_object, optional, require
+from ._common import (
+    callback_token,
+    check_channels,
+    check_url_token,
+    failure_for_status,
+    http_url,
+    json_object,
+    optional,
+    post,
+    require,
+)
 from .base import (
+    CallbackAnswer,
     CallbackRequest,
     ConfigError,
     FailureClass,
     Message,
     Receipt,
-    ReceiptRejected,
     SendResult,
 )
 
@@ -31,7 +39,6 @@ KIND = "huawei"
 SEND_PATH = "/sms/batchSendSms/v1"
 SUCCESS = "000000"
 PARTIAL_FAILURE = "E000510"  # HTTP 200; the real outcome is each recipient's status
-MIN_TOKEN_LENGTH = 16
 
 T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
 # Response `code`s and per-recipient `status`es from Huawei's "API Error Codes" page.
@@ -107,7 +114,7 @@ class HuaweiProvider:
                 "endpoint", "required: the application's access address (https://...)"
             )
         credentials = (require(settings, "app_key"), require(settings, "app_secret"))
-        token = _callback_token(settings)
+        token = callback_token(settings)
         fields = {
             "from": require(settings, "sender"),
             "signature": optional(settings, "signature"),
@@ -135,16 +142,17 @@ class HuaweiProvider:
 
     def parse_receipts(self, request: CallbackRequest) -> list[Receipt]:
         """Check the token we put in statusCallback and read the one report of the request."""
-        given = dict(parse_qsl(urlsplit(request.url).query)).get("token", "")
-        expected = self._callback_token
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-            raise ReceiptRejected("huawei status report without a valid token")
+        check_url_token(request.url, self._callback_token, KIND)
         message_id, status = request.form.get("smsMsgId"), request.form.get("status")
         if not message_id or not status or status == INTERIM:
             return []
         return [
             Receipt(message_id=message_id, status=_receipt_status(status), provider_code=status)
         ]
+
+    def callback_answer(self, accepted: int) -> CallbackAnswer:
+        """Huawei asks for 200 OK with an empty body."""
+        return CallbackAnswer("", content_type="text/plain")
 
     def _post(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """POST the form; (HTTP status, JSON body). Transport failures become ProviderError."""
@@ -159,17 +167,10 @@ class HuaweiProvider:
             },
         )
         try:
-            with self._open(request) as response:
-                return response.status, json_object(response.read())
+            status, body = post(request, self._timeout)
         except (OSError, HTTPException) as exc:  # URLError, timeouts and resets are OSErrors
             raise common.failure(KIND, T, None, f"transport error ({type(exc).__name__})") from exc
-
-    def _open(self, request: urllib.request.Request) -> Any:
-        """The response, including an error status's: Huawei explains it in a JSON body."""
-        try:
-            return urllib.request.urlopen(request, timeout=self._timeout)  # noqa: S310
-        except urllib.error.HTTPError as exc:
-            return exc
+        return status, json_object(body)
 
 
 def _wsse_header(app_key: str, app_secret: str) -> str:
@@ -182,14 +183,6 @@ def _wsse_header(app_key: str, app_secret: str) -> str:
         f'UsernameToken Username="{app_key}",PasswordDigest="{password}",'
         f'Nonce="{nonce}",Created="{created}"'
     )
-
-
-def _callback_token(settings: Mapping[str, Any]) -> str | None:
-    """`callback_token`: the secret that authenticates status reports (Huawei signs none)."""
-    token = optional(settings, "callback_token")
-    if token is not None and len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigError("callback_token", f"must be at least {MIN_TOKEN_LENGTH} characters")
-    return token
 
 
 def _callback_url(settings: Mapping[str, Any], token: str | None) -> str | None:

@@ -1,29 +1,44 @@
-"""Tencent Cloud SMS (API 2021-01-11 SendSms) through its official SDK."""
+"""Tencent Cloud SMS (API 2021-01-11 SendSms) through its official SDK, and its SMS status
+callbacks."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Self
 
 from app.delivery.sms_text import check_positional_template, positional_placeholders
 
 from . import _template_sms as common
-from ._common import check_channels, missing_extra, optional, require
-from .base import ConfigError, FailureClass, Message, ProviderError, SendResult
+from . import _tencentcloud as tencentcloud
+from ._common import (
+    callback_token,
+    check_channels,
+    check_url_token,
+    json_reports,
+    missing_extra,
+    optional,
+)
+from .base import (
+    CallbackAnswer,
+    CallbackRequest,
+    ConfigError,
+    FailureClass,
+    Message,
+    Receipt,
+    SendResult,
+)
 
 KIND = "tencent"
-DEFAULT_REGION = "ap-guangzhou"
+# Tencent Cloud pushes a status callback again unless answered with this.
+PUSH_ANSWER = CallbackAnswer(json.dumps({"result": 0, "errmsg": "OK"}))
 
 T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
 # Per-number SendStatus codes (HTTP 200) and request-level error codes share one namespace.
 # Account, signature, template and content problems are ROUTE: they fail every message on
 # this provider, yet another provider may deliver.
 ERROR_CODES: dict[str, FailureClass] = {
-    "ClientNetworkError": T,  # the SDK's name for timeouts and connection errors
-    "ServerNetworkError": T,  # the SDK's name for a non-200 HTTP status
-    "JSONDecodeError": T,  # ... and these two for a 200 body it could not read
-    "KeyError": T,
-    "RequestLimitExceeded": T,
+    **tencentcloud.SDK_CODES,
     "FailedOperation.PhoneNumberInBlacklist": P,  # the recipient opted out
     "FailedOperation.PhoneNumberParseFail": P,
     "InvalidParameterValue.IncorrectPhoneNumber": P,
@@ -53,10 +68,7 @@ ERROR_PREFIXES: dict[str, FailureClass] = {
     # Per-number frequency caps (30 s / 1 h / day): Tencent's own throttling of this number,
     # not a bad number, so another provider may send now.
     "LimitExceeded.PhoneNumber": T,
-    "InternalError": T,
-    "AuthFailure": R,
-    "UnauthorizedOperation": R,
-    "UnsupportedOperation": R,
+    **tencentcloud.SDK_PREFIXES,
 }
 
 
@@ -71,6 +83,7 @@ class TencentProvider:
         request_fields: dict[str, Any],
         templates: dict[str, str],
         params: tuple[str, ...],
+        callback_token: str | None = None,
     ) -> None:
         self.name = name
         self.channels = channels
@@ -78,6 +91,7 @@ class TencentProvider:
         self._fields = request_fields
         self._templates = templates
         self._params = params
+        self._callback_token = callback_token
 
     @classmethod
     def from_settings(
@@ -94,7 +108,8 @@ class TencentProvider:
             "SenderId": optional(settings, "sender_id"),
         }
         client = _client(settings, timeout)
-        return cls(name, channels, client, fields, templates, params)
+        token = callback_token(settings)
+        return cls(name, channels, client, fields, templates, params, token)
 
     def send(self, message: Message) -> SendResult:
         """Send one templated SMS; a per-number status other than Ok becomes ProviderError."""
@@ -104,6 +119,16 @@ class TencentProvider:
             failure_class = common.classify(status.Code or "", ERROR_CODES, ERROR_PREFIXES)
             raise common.failure(KIND, failure_class or R, status.Code, status.Message)
         return SendResult(message_id=status.SerialNo)
+
+    def parse_receipts(self, request: CallbackRequest) -> list[Receipt]:
+        """Check the token in the callback URL and read the pushed array of status reports."""
+        check_url_token(request.url, self._callback_token, KIND)
+        reports = json_reports(request.body, KIND)
+        return [_receipt(report) for report in reports if report.get("sid")]
+
+    def callback_answer(self, accepted: int) -> CallbackAnswer:
+        """The answer Tencent Cloud takes as received."""
+        return PUSH_ANSWER
 
     def _call(self, message: Message, template: str) -> Any:
         """The SendStatus of our one number; SDK exceptions become ProviderError."""
@@ -123,7 +148,7 @@ class TencentProvider:
         try:
             response = self._client.SendSms(request)
         except TencentCloudSDKException as exc:
-            raise _sdk_failure(exc) from exc
+            raise tencentcloud.sdk_failure(KIND, exc, ERROR_CODES, ERROR_PREFIXES) from exc
         if not response.SendStatusSet:
             # The SDK only recognises an error body served as exactly "application/json";
             # any other content type yields an empty response instead of an exception.
@@ -151,25 +176,16 @@ def _check_bodies(settings: Mapping[str, Any], templates: Mapping[str, str], cou
 
 
 def _client(settings: Mapping[str, Any], timeout: float) -> Any:
-    """The SDK client with the request timeout and, when set, the `endpoint` override."""
+    """The SDK client, built once."""
     try:
-        from tencentcloud.common.credential import Credential
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
         from tencentcloud.sms.v20210111.sms_client import SmsClient
     except ImportError:
         raise missing_extra(KIND) from None
-    credential = Credential(require(settings, "secret_id"), require(settings, "secret_key"))
-    scheme, host = common.http_endpoint(settings, None) or ("https", None)
-    http = HttpProfile(protocol=scheme, endpoint=host, reqTimeout=timeout)
-    region = optional(settings, "region") or DEFAULT_REGION
-    return SmsClient(credential, region, ClientProfile(httpProfile=http, language="en-US"))
+    return SmsClient(*tencentcloud.client_arguments(settings, timeout, KIND))
 
 
-def _sdk_failure(exc: Any) -> ProviderError:
-    """Map a TencentCloudSDKException by its code."""
-    code = str(exc.get_code() or "")
-    failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES) or R
-    # A network error's text repeats the request URL; only the code is worth keeping.
-    detail = "network error" if code == "ClientNetworkError" else exc.get_message()
-    return common.failure(KIND, failure_class, code or None, detail)
+def _receipt(report: Mapping[str, Any]) -> Receipt:
+    """One status report: `report_status` SUCCESS or FAIL, `errmsg` the carrier's status code."""
+    status = "delivered" if report.get("report_status") == "SUCCESS" else "undelivered"
+    code = str(report.get("errmsg") or "") or None
+    return Receipt(message_id=str(report["sid"]), status=status, provider_code=code)

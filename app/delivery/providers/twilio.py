@@ -16,6 +16,7 @@ from ._common import (
     require,
 )
 from .base import (
+    CallbackAnswer,
     CallbackRequest,
     ConfigError,
     FailureClass,
@@ -124,6 +125,10 @@ class TwilioProvider:
             return []  # queued, sent, read, ...: not an outcome
         sid, code = request.form.get("MessageSid", ""), request.form.get("ErrorCode") or None
         return [Receipt(message_id=sid, status=status, provider_code=code)]
+
+    def callback_answer(self, accepted: int) -> CallbackAnswer:
+        """Twilio reads no body of a status callback's answer: 204 No Content."""
+        return CallbackAnswer("", content_type="text/plain", status=204)
 
     def _message(self, message: Message) -> Any:
         prefix = "whatsapp:" if message.channel == "whatsapp" else ""
