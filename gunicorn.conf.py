@@ -1,13 +1,19 @@
 """gunicorn settings for the service: `gunicorn -c gunicorn.conf.py wsgi:app`."""
 
 import json
-import multiprocessing
 import os
+import runpy
 import shutil
+from importlib.util import find_spec
 from pathlib import Path
 
+# app/cpus.py, run without importing the service into this master process: importing it would
+# load prometheus_client before PROMETHEUS_MULTIPROC_DIR is set below.
+_cpus = runpy.run_path(str(Path(find_spec("app").origin).with_name("cpus.py")))
+
 bind = os.environ.get("OTP_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
+# Two per CPU this process may use (its affinity and cgroup quota, not the host's count).
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cpus["usable"]()))
 worker_class = "gthread"
 threads = int(os.environ.get("OTP_THREADS", "4"))
 timeout = 30

@@ -25,7 +25,7 @@ from app.webhooks.sender import SILENT_SECONDS
 
 from .conftest import outbox_code
 
-README = Path(__file__).parents[1] / "README.md"
+WEBHOOKS_DOC = Path(__file__).parents[1] / "docs" / "webhooks.md"
 HEADING = "Verifying a webhook"
 SECRET = "new-secret-0123456789abcdef"
 OLD_SECRET = "old-secret-0123456789abcdef"
@@ -54,9 +54,9 @@ def readme_snippet(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def verify_webhook(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., bool]:
-    """The README's verification snippet, run as it is written."""
+    """The verification snippet of docs/webhooks.md, run as it is written."""
     script = tmp_path_factory.mktemp("snippet") / "verify_webhook.py"
-    script.write_text(readme_snippet(README))
+    script.write_text(readme_snippet(WEBHOOKS_DOC))
     function: Callable[..., bool] = runpy.run_path(str(script))["verify_webhook"]
     return function
 
