@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 from redis.exceptions import RedisError
 
-from app import metrics
 from app.errors import ApiError
+from app.metrics import exposition
 
 bp = Blueprint("ops", __name__)
 
@@ -34,7 +34,7 @@ def readyz() -> Response:
 def prometheus() -> Response:
     """Prometheus text format, added up over every gunicorn worker."""
     services = current_app.extensions["otp"]
-    body = metrics.render(services.health, sorted(services.providers))
+    body = exposition.render(services.health, sorted(services.providers), services.service.queue)
     return Response(body, mimetype="text/plain; version=0.0.4")
 
 

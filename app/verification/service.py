@@ -9,11 +9,11 @@ from typing import Any
 
 from rq import Queue
 
-from app import metrics
 from app.delivery import jobs, phone
-from app.delivery.dispatch import Dispatcher, Draft, Outcome, last_delivered
+from app.delivery.dispatch import Dispatcher, Draft, Outcome, last_delivered, last_sent
 from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
 from app.errors import ApiError
+from app.metrics import families as metrics
 from app.webhooks import Webhooks
 
 from . import status
@@ -247,9 +247,9 @@ class VerificationService:
             token = self.signer.sign(to, purpose, verification_id)
             self._notify("verification.approved", ref.with_rand(rand))
             metrics.VERIFICATIONS.labels("approved").inc()
-            provider = last_delivered(lines)
-            if provider:
-                metrics.APPROVALS.labels(provider, country).inc()
+            sent = last_sent(lines)
+            if sent:
+                metrics.APPROVALS.labels(sent["provider"], country, sent["channel"]).inc()
             return {"id": verification_id, "status": "approved", "token": token}
         if status == "invalid_code":
             raise ApiError(
