@@ -1,25 +1,32 @@
-"""Metric shapes and the layering of the metrics modules."""
+"""Metric shapes, layering, and the shipped dashboard and alert rules."""
 
 from __future__ import annotations
 
 import ast
+import json
+import re
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from app.delivery.health import SCOPES_KEY, breaker_key
 
-from .conftest import BASE_CONFIG, free_port
+from .conftest import BASE_CONFIG, free_port, outbox_code
 from .test_observability import sample
 from .test_routing import ROUTING, open_circuit
 
 ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
 PHONE = "+4915123456789"
 
 
@@ -106,3 +113,67 @@ def _imports(path: Path) -> set[str]:
             module = ".".join([*base, *filter(None, [node.module])])
             names |= {f"{module}.{alias.name}" for alias in node.names}
     return names
+
+
+# Metric names in PromQL: identifiers of our namespace, and recording rules (with colons).
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def queried_names(expression: str) -> set[str]:
+    """The series names an expression selects (label values and strings left out)."""
+    tokens = _NAME.findall(_QUOTED.sub("", expression))
+    return {token for token in tokens if token.startswith("otp_") or ":" in token}
+
+
+def rules() -> list[dict[str, str]]:
+    document = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def dashboard_queries() -> list[str]:
+    dashboard = json.loads((DEPLOY / "grafana" / "otp-service.json").read_text())
+    queries = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    variables = dashboard["templating"]["list"]
+    return queries + [v["query"]["query"] for v in variables if v["type"] == "query"]
+
+
+@pytest.fixture
+def exposed(routed: Flask, make_app: Callable[..., Flask]) -> str:
+    """/metrics after traffic of every kind the dashboard and the rules look at."""
+    client = routed.test_client()
+    started = client.post("/otp/request", json={"phone": PHONE}).get_json()
+    client.post("/otp/verify", json={"id": started["id"], "code": outbox_code(client, PHONE)})
+    client.post("/otp/request", json={"phone": "+447400123456"})  # own numbers
+    open_circuit(routed, "eu_main")
+    client.post("/otp/request", json={"phone": "+33612345678"})  # no_route
+    queue_mode = make_app(OTP_ROUTING_FILE=str(ROUTING), OTP_DELIVERY="queue").test_client()
+    queue_mode.post("/otp/request", json={"phone": "+4915123456780"})
+    return metrics_text(queue_mode)
+
+
+def test_every_name_the_dashboard_and_the_rules_query_is_exported(exposed: str) -> None:
+    exported = {s.name for f in text_string_to_metric_families(exposed) for s in f.samples}
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    expressions = [rule["expr"] for rule in rules()] + dashboard_queries()
+    queried = set().union(*map(queried_names, expressions))
+    assert queried - exported - recorded == set()
+    assert {"otp_circuit_state", "otp_approvals_total", "otp_no_route_refusals_total"} <= queried
+    assert recorded <= queried  # no recording rule is left unused
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (.ci/run installs it)")
+def test_promtool_accepts_the_rules_the_config_and_the_metrics(exposed: str) -> None:
+    assert PROMTOOL is not None
+    folder = DEPLOY / "prometheus"
+    unit_tests = ["alerts_test.yml", "conversion_test.yml"]
+    for command in (["check", "config", "prometheus.yml"], ["test", "rules", *unit_tests]):
+        done = subprocess.run([PROMTOOL, *command], cwd=folder, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    linted = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=exposed, capture_output=True, text=True
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
