@@ -8,8 +8,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cli, cors, errors, logs, metrics, ratelimit, services
+from app import cli, cors, errors, logs, ratelimit, services
 from app import settings as settings_module
+from app.metrics import exposition
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -29,7 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(cli.otp)
     logs.configure()
     logs.init_app(app)
-    metrics.init_app(app)
+    exposition.init_app(app)
     cors.init_app(app, settings)  # last: its hooks see every answer first
     return app
 

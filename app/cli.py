@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from app.delivery import jobs
 from app.delivery import phone as phones
 from app.errors import ApiError
+from app.metrics import worker as worker_metrics
 
 otp = AppGroup("otp", help="Operate the OTP service.")
 
@@ -61,11 +62,19 @@ def describe(explained: dict[str, object], avoided: str | None) -> list[str]:
 
 @otp.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
-def worker(burst: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    envvar="OTP_WORKER_METRICS_PORT",
+    show_envvar=True,
+    help="Serve this worker's send metrics on /metrics at this port.",
+)
+def worker(burst: bool, metrics_port: int | None) -> None:
     """Run queued deliveries (OTP_DELIVERY=queue); SIGTERM finishes the job in hand first."""
     from rq import Worker
 
     services = current_app.extensions["otp"]
+    worker_metrics.start(metrics_port)
     jobs.bind(services)
     # One webhook sender in this process, not one per forked job.
     services.webhooks.autostart = False
@@ -74,3 +83,4 @@ def worker(burst: bool) -> None:
         Worker([jobs.QUEUE_NAME], connection=services.redis).work(burst=burst)
     finally:
         services.webhooks.stop()
+        worker_metrics.stop()

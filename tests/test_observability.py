@@ -57,13 +57,19 @@ def test_metrics_move_and_add_up_over_two_workers(two_workers: str, tmp_path: Pa
     text = requests.get(two_workers + "/metrics", headers=TRUSTED, timeout=5).text
     assert sample(text, "otp_verifications_total", event="created") == sent
     assert sample(text, "otp_sends_total", provider="console", country="DE", outcome="sent") == sent
-    assert sample(text, "otp_own_numbers_sends_total", country="DE") == sent
+    assert sample(text, "otp_own_numbers_sends_total", provider="console", country="DE") == sent
     requests_total = sample(
         text, "otp_http_requests_total", endpoint="/otp/request", method="POST", status="202"
     )
     assert requests_total == sent
-    assert sample(text, "otp_circuit_state", provider="console") == 0
-    assert "otp_provider_latency_seconds_bucket" in text
+    timed = {"endpoint": "/otp/request", "method": "POST"}
+    assert sample(text, "otp_http_request_duration_seconds_count", **timed) == sent
+    assert sample(text, "otp_http_request_duration_seconds_bucket", le="5.0", **timed) == sent
+    for country in ("", "DE"):
+        closed = {"provider": "console", "country": country}
+        assert sample(text, "otp_circuit_state", state="closed", **closed) == 1
+        assert sample(text, "otp_circuit_state", state="open", **closed) == 0
+    assert sample(text, "otp_provider_send_duration_seconds_count", provider="console") == sent
 
 
 def _workers_with_samples(data_dir: Path) -> set[str]:
@@ -71,7 +77,7 @@ def _workers_with_samples(data_dir: Path) -> set[str]:
     return {path.stem.rsplit("_", 1)[1] for path in (data_dir / "metrics").glob("counter_*.db")}
 
 
-def test_verify_outcomes_and_conversion(client: object) -> None:
+def test_verify_outcomes_and_the_counters_of_conversion(client: object) -> None:
     from .conftest import outbox_code
 
     started = client.post("/otp/request", json={"phone": PHONE}).get_json()  # type: ignore[attr-defined]
@@ -79,8 +85,10 @@ def test_verify_outcomes_and_conversion(client: object) -> None:
     client.post("/otp/verify", json={"id": started["id"], "code": code})  # type: ignore[attr-defined]
     text = client.get("/metrics", headers=TRUSTED).get_data(as_text=True)  # type: ignore[attr-defined]
     assert sample(text, "otp_verify_outcomes_total", outcome="approved") >= 1
-    assert sample(text, "otp_approvals_total", provider="console", country="DE") >= 1
-    assert 0 < sample(text, "otp_conversion_ratio", provider="console", country="DE") <= 1
+    route = {"provider": "console", "country": "DE", "channel": "sms"}
+    approved = sample(text, "otp_approvals_total", **route)
+    assert 0 < approved <= sample(text, "otp_sends_total", outcome="sent", **route)
+    assert "otp_conversion_ratio" not in text  # conversion is left to PromQL
 
 
 ROUTING = """

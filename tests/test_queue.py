@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
 from pytest_httpserver import HTTPServer
 from rq import Queue
 from werkzeug import Request, Response
 
-from .conftest import TRUSTED
+from .conftest import TRUSTED, free_port
+from .test_observability import sample
 
 ROOT = Path(__file__).resolve().parent.parent
 PHONE = "+4915123456789"
@@ -193,3 +195,58 @@ def test_sigterm_lets_a_worker_finish_the_job_in_hand(
     assert worker.wait(30) == 0
     attempts = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"]
     assert [(a["provider"], a["outcome"]) for a in attempts] == [("gateway", "sent")]
+
+
+def test_a_worker_sharing_the_directory_counts_into_the_apps_metrics(
+    queued: Flask,
+    workers: Workers,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    directory = tmp_path / "metrics"
+    workers.env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    httpserver.expect_request("/send").respond_with_json({"message_id": "gw-1"})
+    client = queued.test_client()
+    for phone in (PHONE, "+4915123456780"):
+        assert client.post("/otp/request", json={"phone": phone}).status_code == 202
+    workers.run_burst()
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))  # the app's directory too
+    text = client.get("/metrics", headers=TRUSTED).get_data(as_text=True)
+    assert sample(text, "otp_sends_total", provider="gateway", country="DE", outcome="sent") == 2
+    assert sample(text, "otp_provider_send_duration_seconds_count", provider="gateway") == 2
+    # Two jobs, two work-horses, one set of files for all horses of the worker.
+    pid = workers.processes[0].pid
+    written = {path.name for path in directory.iterdir()}
+    assert written == {f"counter_{pid}-horse.db", f"histogram_{pid}-horse.db"}
+
+
+def test_a_worker_elsewhere_serves_its_samples_on_its_own_port(
+    queued: Flask, workers: Workers, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    workers.env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "worker-metrics")
+    workers.env["OTP_WORKER_METRICS_PORT"] = str(port)
+    httpserver.expect_request("/send").respond_with_json({"message_id": "gw-1"})
+    assert queued.test_client().post("/otp/request", json={"phone": PHONE}).status_code == 202
+    workers.start()
+
+    sent = {"provider": "gateway", "country": "DE", "channel": "sms", "outcome": "sent"}
+    deadline, text = time.monotonic() + 30, ""
+    while sample(text, "otp_sends_total", **sent) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except requests.ConnectionError:  # not listening yet
+            continue
+    assert sample(text, "otp_sends_total", **sent) == 1
+
+
+def test_a_worker_port_without_a_directory_stops_with_a_clear_error(
+    queued: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    result = queued.test_cli_runner().invoke(args=["otp", "worker", "--metrics-port", "9102"])
+    assert result.exit_code == 1
+    assert "OTP_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR" in result.output

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 from redis.exceptions import RedisError
 
-from app import metrics
 from app.errors import ApiError
+from app.metrics import exposition
 
 from . import auth
 
@@ -38,7 +38,7 @@ def prometheus() -> Response:
     traffic per country and provider is the tenant's business, not the internet's."""
     auth.require_trusted()
     services = current_app.extensions["otp"]
-    body = metrics.render(services.health, sorted(services.providers))
+    body = exposition.render(services.health, sorted(services.providers), services.service.queue)
     return Response(body, mimetype="text/plain; version=0.0.4")
 
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import metrics
 from app.batch import Batch
+from app.metrics import families as metrics
 from app.verification.codes import VerificationRef
 from app.verification.store import Store
 
@@ -93,11 +93,17 @@ class Attempt:
         }
 
 
-def last_delivered(lines: str) -> str | None:
-    """The provider of the last attempt that was accepted, from a verification's stored lines."""
+def last_sent(lines: str) -> dict[str, Any] | None:
+    """The last attempt that was accepted, from a verification's stored lines."""
     sent = [Attempt.parse(line) for line in lines.splitlines() if line]
     sent = [attempt for attempt in sent if attempt["outcome"] == "sent"]
-    return sent[-1]["provider"] if sent else None
+    return sent[-1] if sent else None
+
+
+def last_delivered(lines: str) -> str | None:
+    """The provider of the last attempt that was accepted."""
+    attempt = last_sent(lines)
+    return attempt["provider"] if attempt else None
 
 
 @dataclass
@@ -157,9 +163,9 @@ class Dispatcher:
         metrics.SENDS.labels(step.provider, draft.country, step.channel, attempt.outcome).inc()
         if attempt.outcome in {"sent", "failed"}:
             latency = attempt.finished - attempt.started
-            metrics.PROVIDER_LATENCY.labels(step.provider).observe(latency)
+            metrics.PROVIDER_DURATION.labels(step.provider).observe(latency)
         if attempt.outcome == "sent" and step.own_numbers:
-            metrics.OWN_NUMBERS.labels(draft.country).inc()
+            metrics.OWN_NUMBERS.labels(step.provider, draft.country, step.channel).inc()
         log.info(
             "send attempt",
             extra={

@@ -16,6 +16,10 @@ from app.batch import Batch
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 ROUTE_FAILURE = "route"
+# The per-country breakers that recorded an outcome lately, so that /metrics can list them
+# without scanning the key space; a day's traffic keeps a country in it.
+SCOPES_KEY = "otp:cb-scopes:{cb-scopes}"
+SCOPES_TTL = 86400
 
 
 @dataclass(frozen=True)
@@ -27,9 +31,12 @@ class BreakerSettings:
     cooldown: int = 30
 
 
+def _scope(provider: str, country: str | None = None) -> str:
+    return provider if country is None else f"{provider}|{country}"
+
+
 def breaker_key(provider: str, country: str | None = None) -> str:
-    scope = provider if country is None else f"{provider}|{country}"
-    return f"otp:cb:{{{scope}}}"
+    return f"otp:cb:{{{_scope(provider, country)}}}"
 
 
 def quota_key(provider: str, minute: int) -> str:
@@ -117,6 +124,8 @@ class Health:
             keys.append(breaker_key(provider))
         for key in keys:
             batch.script(self._breaker, [key], args)
+        batch.pipe.sadd(SCOPES_KEY, _scope(provider, country))
+        batch.pipe.expire(SCOPES_KEY, SCOPES_TTL)
         if sent:
             counter = quota_key(provider, now // 60)
             batch.pipe.incr(counter)
@@ -131,3 +140,17 @@ class Health:
     def states(self, provider: str, country: str | None = None) -> str:
         now = time.time()
         return _state(int(self.client.hget(breaker_key(provider, country), "o") or 0), now)
+
+    def circuits(self, providers: list[str]) -> list[tuple[str, str, str]]:
+        """(provider, country, state) of each provider's own breaker (country "") and of the
+        per-country breakers of `providers` seen lately: two round trips."""
+        scopes = [(name, "") for name in providers]
+        for member in sorted(self.client.smembers(SCOPES_KEY)):
+            name, _, country = member.decode().partition("|")
+            if name in providers:
+                scopes.append((name, country))
+        pipe = self.client.pipeline(transaction=False)
+        for name, country in scopes:
+            pipe.hget(breaker_key(name, country or None), "o")
+        replies, now = pipe.execute(), time.time()
+        return [(p, c, _state(int(o or 0), now)) for (p, c), o in zip(scopes, replies, strict=True)]

@@ -9,11 +9,11 @@ from typing import Any
 
 from rq import Queue
 
-from app import metrics
 from app.delivery import jobs, phone
-from app.delivery.dispatch import Dispatcher, Draft, Outcome, last_delivered
+from app.delivery.dispatch import Dispatcher, Draft, Outcome, last_delivered, last_sent
 from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
 from app.errors import ApiError
+from app.metrics import families as metrics
 from app.webhooks import Webhooks
 
 from . import status
@@ -230,9 +230,9 @@ class VerificationService:
             token = self.signer.sign(checked.to, checked.purpose, root.id)
             self._notify("verification.approved", root)
             metrics.VERIFICATIONS.labels("approved").inc()
-            provider = last_delivered(checked.attempts)
-            if provider:
-                metrics.APPROVALS.labels(provider, checked.country).inc()
+            sent = last_sent(checked.attempts)
+            if sent:
+                metrics.APPROVALS.labels(sent["provider"], checked.country, sent["channel"]).inc()
             return {"id": ref.id if ref.rand else root.id, "status": "approved", "token": token}
         if checked.outcome == "invalid_code":
             details = {"attempts_left": checked.attempts_left}
