@@ -65,6 +65,10 @@ class CodeRequestedSchema(Schema):
         required=True, metadata={"description": "Seconds before a resend is allowed."}
     )
     route = fields.Nested(RouteSchema, required=True)
+    locale = _text(
+        "The locale of the message text: the requested one, or the nearest one a text exists "
+        "in (`pt-BR` -> `pt`, `zh-CN` -> `zh-Hans`), else `en`."
+    )
 
 
 class ApprovedSchema(Schema):
@@ -233,18 +237,21 @@ EXAMPLES: dict[type[Schema], dict[str, Any]] = {
             "expires_in": 300,
             "resend_after": 30,
             "route": {"provider": "aliyun", "own_numbers": False, "channel": "sms", "attempts": 1},
+            "locale": "zh-Hans",
         },
         "own_numbers": {
             **_PENDING,
             "expires_in": 300,
             "resend_after": 30,
             "route": {"provider": "twilio", "own_numbers": True, "channel": "sms", "attempts": 2},
+            "locale": "en",
         },
         "test_number": {
             **_PENDING,
             "expires_in": 300,
             "resend_after": 30,
             "route": {"provider": None, "own_numbers": False, "test_number": True},
+            "locale": "en",
         },
     },
     ApprovedSchema: {"approved": {"id": SAMPLE_ID, "status": "approved", "token": _SAMPLE_JWT}},

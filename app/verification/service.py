@@ -127,7 +127,9 @@ class VerificationService:
             )
             expires_at = now + self.store.limits.ttl
             self.webhooks.schedule_expiry({**data, "provider": route["provider"]}, expires_at)
-        return _pending(handle.id, req.channel, target.masked, self.store.limits.ttl, sent, route)
+        locale = self.dispatcher.templates.locale_for(req.purpose, req.locale)
+        ttl = self.store.limits.ttl
+        return _pending(handle.id, req.channel, target.masked, ttl, sent, route, locale)
 
     def resend(self, handle_id: str) -> dict[str, Any]:
         """Send the code again for the holder of a handle, on the verification's channel."""
@@ -144,7 +146,9 @@ class VerificationService:
         code = self.codes.code(root.id, fields["to"])
         req = CodeRequest(None, None, None, fields["c"], fields["pu"], fields["lo"])
         route = self._send(Send(handle, root, code, sent.sends, sent.attempts), target, req, plan)
-        return _pending(handle_id, req.channel, target.masked, int(fields["ttl"]), sent, route)
+        locale = self.dispatcher.templates.locale_for(req.purpose, req.locale)
+        ttl = int(fields["ttl"])
+        return _pending(handle_id, req.channel, target.masked, ttl, sent, route, locale)
 
     def _plan_for(self, target: Target, channel: str, ref: VerificationRef) -> Plan | None:
         """The route for a destination, or None for a test number (nothing is sent to one)."""
@@ -321,9 +325,16 @@ _REFUSALS = {
 
 
 def _pending(
-    handle_id: str, channel: str, masked: str, expires_in: int, sent: Sent, route: dict[str, Any]
+    handle_id: str,
+    channel: str,
+    masked: str,
+    expires_in: int,
+    sent: Sent,
+    route: dict[str, Any],
+    locale: str,
 ) -> dict[str, Any]:
-    """The answer to a code sent (or queued) for the holder of `handle_id`."""
+    """The answer to a code sent (or queued) for the holder of `handle_id`; `locale` is the
+    one the message text is written in."""
     return {
         "id": handle_id,
         "status": "pending",
@@ -332,6 +343,7 @@ def _pending(
         "expires_in": expires_in,
         "resend_after": sent.wait,
         "route": route,
+        "locale": locale,
     }
 
 
