@@ -39,6 +39,7 @@ class Target:
     to: str
     country: str
     masked: str
+    kind: str | None = None  # the number's kind (phone.Destination.kind); None for e-mail
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class VerificationService:
             )
         destination = phone.parse(req.phone, req.country)
         phone.check_channel(destination, req.channel)
-        return Target(destination.e164, destination.country, phone.mask(destination.e164))
+        masked = phone.mask(destination.e164)
+        return Target(destination.e164, destination.country, masked, destination.kind)
 
     def request(self, req: CodeRequest, target: Target) -> dict[str, Any]:
         """Create a verification and send its code; when one is pending for the destination
@@ -137,7 +139,9 @@ class VerificationService:
         fields = self.store.load(handle) if handle else None
         if handle is None or fields is None:
             raise _not_found()
-        target = Target(fields["to"], fields["cc"], status.masked(fields))
+        target = Target(
+            fields["to"], fields["cc"], status.masked(fields), phone.kind_of(fields["to"])
+        )
         plan = self._plan_for(target, fields["c"], handle)
         sent = self.store.resend(handle, int(time.time()), fields["c"])
         _refuse(sent)
@@ -154,7 +158,7 @@ class VerificationService:
         """The route for a destination, or None for a test number (nothing is sent to one)."""
         if self.codes.is_test_number(target.to):
             return None
-        return self._plan(target.country, channel, ref.seed)
+        return self._plan(target.country, channel, ref.seed, target.kind)
 
     def _send(
         self, send: Send, target: Target, req: CodeRequest, plan: Plan | None
@@ -184,7 +188,8 @@ class VerificationService:
         last = last_delivered(fields.get("at", "")) if send > 1 else None
         masked = status.masked(fields)
         try:
-            plan = self._plan(fields["cc"], fields["c"], ref.seed).avoiding(last)
+            kind = phone.kind_of(fields["to"])
+            plan = self._plan(fields["cc"], fields["c"], ref.seed, kind).avoiding(last)
             minutes = math.ceil(self.store.limits.ttl / 60)
             code = self.codes.code(verification_id, fields["to"])
             draft = Draft(
@@ -197,9 +202,9 @@ class VerificationService:
             return exc.code
         return "sent"
 
-    def _plan(self, country: str, channel: str, seed: str) -> Plan:
+    def _plan(self, country: str, channel: str, seed: str, kind: str | None) -> Plan:
         try:
-            return self.router.plan(country, channel, seed)
+            return self.router.plan(country, channel, seed, kind)
         except ApiError as exc:
             if exc.code == "no_route":
                 metrics.NO_ROUTE.labels(country, channel).inc()
@@ -274,7 +279,8 @@ class VerificationService:
         """The plan a send of this verification would follow now, with every step's reason."""
         try:
             avoid = last_delivered(fields.get("at", ""))
-            plan = self.router.plan(fields["cc"], fields["c"], ref.seed).avoiding(avoid)
+            kind = phone.kind_of(fields["to"])
+            plan = self.router.plan(fields["cc"], fields["c"], ref.seed, kind).avoiding(avoid)
         except ApiError as exc:
             return {"error": exc.code, **exc.details}
         return plan.explain()
