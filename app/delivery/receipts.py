@@ -11,7 +11,14 @@ from app.verification.codes import Codes
 from app.verification.store import Store
 
 from .health import ROUTE_FAILURE, Health
-from .providers.base import CallbackRequest, Provider, Receipt, ReceiptParser, ReceiptRejected
+from .providers.base import (
+    RECIPIENT_FAILURES,
+    CallbackRequest,
+    Provider,
+    Receipt,
+    ReceiptParser,
+    ReceiptRejected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,7 @@ class Receipts:
         reply = self.store.receipt(ref, receipt.message_id, receipt.status, code)
         if reply[0] != "new":
             return False  # a repeated report, or the verification is gone: harmless
-        if receipt.status != "delivered":
+        # A report of a refused or throttled recipient says nothing bad about the provider.
+        if receipt.status != "delivered" and receipt.failure not in RECIPIENT_FAILURES:
             self.health.record_now(provider, reply[1], ROUTE_FAILURE)
         return True

@@ -355,7 +355,7 @@ def _pending(
 
 def _delivery_failed(ref: VerificationRef, outcome: Outcome) -> ApiError:
     permanent = outcome.failure == "permanent"
-    return ApiError(
+    error = ApiError(
         "delivery_failed",
         "The code could not be delivered." + (" The destination refused it." if permanent else ""),
         {
@@ -373,3 +373,12 @@ def _delivery_failed(ref: VerificationRef, outcome: Outcome) -> ApiError:
         },
         status=422 if permanent else 502,
     )
+    throttled = outcome.failure == "recipient_throttled"
+    return _recipient_limited(error, outcome.retry_after) if throttled else error
+
+
+def _recipient_limited(failed: ApiError, retry_after: int | None) -> ApiError:
+    """A provider refused the recipient for now (too many messages to it): wait and retry."""
+    details = {**failed.details, "reason": "provider_recipient_limit"}
+    message = "The provider refuses more codes to this destination for now; try later."
+    return ApiError("rate_limited", message, details, retry_after=retry_after)

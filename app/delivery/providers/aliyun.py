@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Self
+
+from app.delivery.sms_text import check_variable_template, variables
 
 from . import _template_sms as common
 from ._common import check_channels, failure_for_status, missing_extra, optional, require
@@ -14,13 +17,15 @@ KIND = "aliyun"
 DEFAULT_ENDPOINT = "dysmsapi.aliyuncs.com"
 
 T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
+RT = FailureClass.RECIPIENT_THROTTLED
 # Body codes (HTTP 200, Code != "OK") and error codes of failed HTTP calls.
 # Account, signature, template and content problems are ROUTE: retrying this provider is
 # pointless for every message, while another provider may well deliver.
 ERROR_CODES: dict[str, FailureClass] = {
-    # Per-number flow control (1/min, 5/h, 10/day per number and signature): it is throttling
-    # by this provider, not a bad number, and another provider may send right away.
-    "isv.BUSINESS_LIMIT_CONTROL": T,
+    # Per-number flow control (codes: 1 a minute, 5 an hour, 10 a day per number and
+    # signature; 40 a day per number on the platform): Alibaba's anti-flood limit for this
+    # recipient, which failing over would only sidestep.
+    "isv.BUSINESS_LIMIT_CONTROL": RT,
     "isp.SYSTEM_ERROR": T,
     "isv.MOBILE_NUMBER_ILLEGAL": P,
     "isv.AMOUNT_NOT_ENOUGH": R,
@@ -55,6 +60,17 @@ ERROR_PREFIXES: dict[str, FailureClass] = {
     "ServiceUnavailable": T,
     "InternalError": T,
 }
+# The flow-control window a BUSINESS_LIMIT_CONTROL message names ("触发分钟级流控Permits:1",
+# "触发小时级流控Permits:5", "触发天级流控Permits:10"), and its length in seconds.
+THROTTLE_WINDOWS = (
+    ("分钟", 60),
+    ("minute", 60),
+    ("小时", 3600),
+    ("hour", 3600),
+    ("天", 86400),
+    ("day", 86400),
+)
+THROTTLE_DEFAULT_SECONDS = 60  # the one-a-minute limit is the one a resend meets first
 
 
 class AliyunProvider:
@@ -89,6 +105,7 @@ class AliyunProvider:
         sign_name = common.signature_setting(settings, "sign_name")
         templates = common.template_ids(settings)
         params = _named_params(settings)
+        common.check_bodies(settings, templates, partial(_check_body, params))
         client = _client(settings, key_id, secret)
         return cls(name, channels, client, sign_name, templates, params, timeout)
 
@@ -100,8 +117,7 @@ class AliyunProvider:
         template = common.template_for(KIND, self._templates, message)
         body = self._call(message, template)
         if body.code != "OK":
-            failure_class = common.classify(body.code or "", ERROR_CODES, ERROR_PREFIXES)
-            raise common.failure(KIND, failure_class or R, body.code, body.message)
+            raise _failure(body.code or "", body.message, otherwise=R)
         return SendResult(message_id=body.biz_id)
 
     def _call(self, message: Message, template: str) -> Any:
@@ -127,7 +143,8 @@ class AliyunProvider:
 
 
 def _named_params(settings: Mapping[str, Any]) -> dict[str, str]:
-    """`template_params`: our value name -> the template's variable name; default {code: code}."""
+    """`template_params`: our value name (code, minutes, app) -> the template's variable
+    name; default {code: code}."""
     params = settings.get("template_params", {"code": "code"})
     if (
         not isinstance(params, Mapping)
@@ -136,9 +153,23 @@ def _named_params(settings: Mapping[str, Any]) -> dict[str, str]:
         or not all(isinstance(var, str) and var for var in params.values())
     ):
         raise ConfigError(
-            "template_params", "a mapping like {code: code, minutes: min} that includes 'code'"
+            "template_params",
+            "a mapping of code, minutes and app to the template's variable names, with code: "
+            "e.g. {code: code, minutes: min}",
         )
     return dict(params)
+
+
+def _check_body(params: Mapping[str, str], body: str) -> None:
+    """An approved body's ${name} variables must be exactly those template_params fills."""
+    check_variable_template(body)
+    used, given = set(variables(body)), set(params.values())
+    if used != given:
+        missing, unused = sorted(used - given), sorted(given - used)
+        raise ValueError(
+            f"the template's variables are {sorted(used)} but template_params fills "
+            f"{sorted(given)} (not filled: {missing}, not in the template: {unused})"
+        )
 
 
 def _client(settings: Mapping[str, Any], key_id: str, secret: str) -> Any:
@@ -176,7 +207,18 @@ def _sdk_failure(exc: Exception) -> ProviderError:
         inner = getattr(exc, "inner_exception", exc)
         what = "timeout" if "timed out" in str(inner) else type(inner).__name__
         return common.failure(KIND, T, None, f"transport error ({what})")
-    code = str(exc.code or "")
-    failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES)
-    failure_class = failure_class or failure_for_status(exc.status_code, otherwise=T)
-    return common.failure(KIND, failure_class, code or None, exc.message)
+    return _failure(str(exc.code or ""), exc.message, failure_for_status(exc.status_code, T))
+
+
+def _failure(code: str, detail: object, otherwise: FailureClass) -> ProviderError:
+    """The ProviderError for an Alibaba error code, `otherwise` for a code not listed."""
+    failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES) or otherwise
+    retry_after = _throttle_seconds(str(detail)) if failure_class is RT else None
+    return common.failure(KIND, failure_class, code or None, detail, retry_after)
+
+
+def _throttle_seconds(message: str) -> int:
+    """The length of the flow-control window a BUSINESS_LIMIT_CONTROL message names."""
+    lowered = message.lower()
+    windows = (seconds for word, seconds in THROTTLE_WINDOWS if word in lowered)
+    return next(windows, THROTTLE_DEFAULT_SECONDS)

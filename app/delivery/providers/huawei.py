@@ -11,9 +11,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from functools import partial
 from http.client import HTTPException
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from app.delivery.sms_text import check_variable_template
 
 from . import _template_sms as common
 from ._common import check_channels, failure_for_status, http_url, json_object, optional, require
@@ -34,6 +37,7 @@ PARTIAL_FAILURE = "E000510"  # HTTP 200; the real outcome is each recipient's st
 MIN_TOKEN_LENGTH = 16
 
 T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
+RT = FailureClass.RECIPIENT_THROTTLED
 # Response `code`s and per-recipient `status`es from Huawei's "API Error Codes" page.
 # E0000xx-E0001xx (WSSE header, app_key/app_secret, frozen account) and E0006xx (IP allow
 # list, account limits) are configuration of this account: ROUTE, another provider may work.
@@ -60,7 +64,14 @@ ERROR_CODES: dict[str, FailureClass] = {
     "E200030": R,  # template not activated
     "E200032": R,  # template required
     "E200033": R,  # template type incorrect
+    # Mainland anti-flood limits for one number (15 a minute, 50 a day; the same text twice
+    # in 59 s, five times in 59 min), mostly reported in status reports.
+    "MILIMIT": RT,  # the number reached its per-minute limit
+    "LIMIT": RT,  # the number reached a sending limit
 }
+# Seconds until a throttled number may be sent to again, where the code says.
+THROTTLE_SECONDS = {"MILIMIT": 60}
+THROTTLE_DEFAULT_SECONDS = 60
 # E2000xx: Huawei platform checks of template, channel and route.
 ERROR_PREFIXES: dict[str, FailureClass] = {"E0000": R, "E0001": R, "E0006": R, "E2000": R}
 
@@ -117,6 +128,7 @@ class HuaweiProvider:
         url = f"{scheme}://{host}{SEND_PATH}"
         templates = common.template_ids(settings)
         params = common.positional_params(settings)
+        common.check_bodies(settings, templates, partial(_check_body, params))
         return cls(name, channels, url, credentials, fields, templates, params, token, timeout)
 
     def send(self, message: Message) -> SendResult:
@@ -142,9 +154,8 @@ class HuaweiProvider:
         message_id, status = request.form.get("smsMsgId"), request.form.get("status")
         if not message_id or not status or status == INTERIM:
             return []
-        return [
-            Receipt(message_id=message_id, status=_receipt_status(status), provider_code=status)
-        ]
+        failure = ERROR_CODES.get(status)
+        return [Receipt(message_id, _receipt_status(status), status, failure)]
 
     def _post(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """POST the form; (HTTP status, JSON body). Transport failures become ProviderError."""
@@ -170,6 +181,11 @@ class HuaweiProvider:
             return urllib.request.urlopen(request, timeout=self._timeout)  # noqa: S310
         except urllib.error.HTTPError as exc:
             return exc
+
+
+def _check_body(params: tuple[str, ...], body: str) -> None:
+    """An approved body must have one variable (${1}, ${NUM_6}, ...) per parameter we send."""
+    common.check_count(check_variable_template(body), params)
 
 
 def _wsse_header(app_key: str, app_secret: str) -> str:
@@ -212,7 +228,10 @@ def _result(http_status: int, payload: dict[str, Any]) -> SendResult:
         return SendResult(message_id=str(recipient["smsMsgId"]))
     failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES)
     failure_class = failure_class or failure_for_status(http_status, otherwise=T)
-    raise common.failure(KIND, failure_class, code or None, payload.get("description", http_status))
+    seconds = THROTTLE_SECONDS.get(code, THROTTLE_DEFAULT_SECONDS)
+    retry_after = seconds if failure_class is RT else None
+    detail = payload.get("description", http_status)
+    raise common.failure(KIND, failure_class, code or None, detail, retry_after)
 
 
 def _first_recipient(payload: dict[str, Any]) -> dict[str, Any]:
