@@ -73,10 +73,11 @@ def variables(body: str) -> list[str]:
 
 
 def check_variable_template(body: str) -> int:
-    """How many values a Huawei template takes, ValueError if it has 【】 (the platform's).
+    """How many values a template with ${...} variables takes; ValueError if it has 【】,
+    which Alibaba and Huawei keep for the signature.
 
-    Variables are numbered (${1}, ${2}: one value per number) or typed (${NUM_6}, ${TXT_20},
-    ${TEXT}: one value per occurrence); the values fill them in order."""
+    Huawei variables are numbered (${1}, ${2}: one value per number) or typed (${NUM_6},
+    ${TXT_20}, ${TEXT}: one value per occurrence), filled in order; Alibaba's are named."""
     if any(bracket in body for bracket in SIGNATURE_BRACKETS):
         raise ValueError("the SMS template content cannot contain 【】 symbols")
     names = variables(body)
