@@ -28,9 +28,11 @@ def route(number: str, channel: str, purpose: str, resend: bool) -> None:
             f"destination: {phones.mask(destination.e164)} "
             f"({destination.country}, {destination.kind})"
         )
+        phones.check_channel(destination, channel)
         ref = services.service.codes.ref_for(destination.e164, purpose)
         avoid = services.service.last_provider(ref) if resend else None
-        plan = services.router.plan(destination.country, channel, ref.seed).avoiding(avoid)
+        kind = destination.kind
+        plan = services.router.plan(destination.country, channel, ref.seed, kind).avoiding(avoid)
     except ApiError as exc:
         click.echo(f"refused: {exc.code}: {exc.message} {exc.details or ''}")
         raise SystemExit(1) from exc

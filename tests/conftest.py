@@ -72,6 +72,22 @@ def make_app(redis_client: redis.Redis, redis_url: str, tmp_path: Path) -> Calla
 
 
 @pytest.fixture
+def routed_app(
+    make_app: Callable[..., Flask], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Flask]:
+    """An app from a routing file's text: routed_app(text, {env var: value}, **overrides)."""
+
+    def make(routing: str, env: dict[str, str], **overrides: Any) -> Flask:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        path = tmp_path / "routing.yaml"
+        path.write_text(routing)
+        return make_app(OTP_ROUTING_FILE=str(path), **overrides)
+
+    return make
+
+
+@pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app()
 

@@ -65,6 +65,10 @@ class CodeRequestedSchema(Schema):
         required=True, metadata={"description": "Seconds before a resend is allowed."}
     )
     route = fields.Nested(RouteSchema, required=True)
+    locale = _text(
+        "The locale of the message text: the requested one, or the nearest one a text exists "
+        "in (`pt-BR` -> `pt`, `zh-CN` -> `zh-Hans`), else `en`."
+    )
 
 
 class ApprovedSchema(Schema):
@@ -82,7 +86,8 @@ class AttemptSchema(Schema):
     outcome = _one_of("What the provider said.", ATTEMPT_OUTCOMES)
     message_id = _text("The provider's message id; empty when nothing was sent.")
     error_class = _text(
-        "`transient`, `route`, `permanent`, `probe_in_flight` or `adapter_error`; empty on success."
+        "`transient`, `route`, `permanent`, `recipient_throttled`, `probe_in_flight` or "
+        "`adapter_error`; empty on success."
     )
     error_code = _text("The provider's own error code; empty on success.")
     cost = fields.Float(required=True, allow_none=True, metadata={"description": "When known."})
@@ -234,18 +239,21 @@ EXAMPLES: dict[type[Schema], dict[str, Any]] = {
             "expires_in": 300,
             "resend_after": 30,
             "route": {"provider": "aliyun", "own_numbers": False, "channel": "sms", "attempts": 1},
+            "locale": "zh-Hans",
         },
         "own_numbers": {
             **_PENDING,
             "expires_in": 300,
             "resend_after": 30,
             "route": {"provider": "twilio", "own_numbers": True, "channel": "sms", "attempts": 2},
+            "locale": "en",
         },
         "test_number": {
             **_PENDING,
             "expires_in": 300,
             "resend_after": 30,
             "route": {"provider": None, "own_numbers": False, "test_number": True},
+            "locale": "en",
         },
     },
     ApprovedSchema: {"approved": {"id": SAMPLE_ID, "status": "approved", "token": _SAMPLE_JWT}},
@@ -386,6 +394,22 @@ ERROR_EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
         "rate_limited",
         "Too many codes sent to this destination; try later.",
         {"reason": "destination_quota"},
+    ),
+    "rate_limited.provider_recipient_limit": _error(
+        "rate_limited",
+        "The provider refuses more codes to this destination for now; try later.",
+        {
+            "id": SAMPLE_ID,
+            "reason": "provider_recipient_limit",
+            "attempts": [
+                {
+                    "provider": "aliyun",
+                    "outcome": "failed",
+                    "error_class": "recipient_throttled",
+                    "error_code": "isv.BUSINESS_LIMIT_CONTROL",
+                }
+            ],
+        },
     ),
     "unauthorized": _error("unauthorized", "The API key is not valid."),
     "unauthorized.needs_key": _error(

@@ -18,12 +18,15 @@ from app.verification.codes import VerificationRef
 from app.verification.store import Store
 
 from .health import HALF_OPEN, Health
-from .providers.base import FailureClass, Message, Provider, ProviderError
+from .providers.base import RECIPIENT_FAILURES, FailureClass, Message, Provider, ProviderError
 from .receipts import Receipts
 from .routing import Plan, Step
 from .templates import Templates
 
 log = logging.getLogger(__name__)
+
+# Seconds to wait after a recipient throttle whose provider did not say how long.
+RECIPIENT_RETRY_AFTER = 60
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Attempt:
     error_code: str = ""
     cost: float | None = None
     fallback: str = ""  # a channel the provider itself falls back to, armed with this send
+    retry_after: int | None = None  # a recipient throttle's wait; not stored
 
     def line(self) -> str:
         """One compact line per attempt, stored on the verification: short enough (with a
@@ -110,7 +114,8 @@ def last_delivered(lines: str) -> str | None:
 class Outcome:
     attempts: list[Attempt] = field(default_factory=list)
     delivered: Attempt | None = None
-    failure: str = ""  # permanent, exhausted, budget, error
+    failure: str = ""  # permanent, recipient_throttled, exhausted, budget, error
+    retry_after: int | None = None  # with recipient_throttled: seconds until a send may pass
 
 
 class Dispatcher:
@@ -143,8 +148,9 @@ class Dispatcher:
             if attempt.outcome == "sent":
                 outcome.delivered = attempt
                 break
-            if attempt.outcome == "error" or attempt.error_class == FailureClass.PERMANENT:
-                outcome.failure = "error" if attempt.outcome == "error" else "permanent"
+            stop = _stop_reason(attempt)
+            if stop:
+                outcome.failure, outcome.retry_after = stop, attempt.retry_after
                 break
         else:
             outcome.failure = "" if outcome.delivered else "exhausted"
@@ -195,12 +201,15 @@ class Dispatcher:
             text=text,
             verification_id=draft.ref.id,
             sender=step.sender,
+            app=self.templates.app_name,
         )
         try:
             result = self.providers[step.provider].send(message)
         except ProviderError as exc:
             attempt.outcome, attempt.error_class = "failed", exc.failure.value
             attempt.error_code = exc.provider_code or ""
+            if exc.failure is FailureClass.RECIPIENT_THROTTLED:
+                attempt.retry_after = exc.retry_after or RECIPIENT_RETRY_AFTER
             return
         except Exception:
             # A bug in an adapter is not a provider failure: it must surface, not fail over.
@@ -222,10 +231,14 @@ class Dispatcher:
             self.receipts.remember(batch, delivered.provider, delivered.message_id, draft.ref.id)
         for attempt in outcome.attempts:
             if attempt.outcome in {"sent", "failed"}:
-                # A refused recipient says nothing bad about the provider.
-                failure: str | None = attempt.error_class
-                if failure in {"", FailureClass.PERMANENT}:
-                    failure = None
-                sent = attempt.outcome == "sent"
+                failure, sent = attempt.error_class or None, attempt.outcome == "sent"
                 self.health.record(batch, attempt.provider, draft.country, failure, sent)
         batch.execute()
+
+
+def _stop_reason(attempt: Attempt) -> str:
+    """Why the plan ends after this attempt ("" to go on): an adapter bug, or a failure about
+    the recipient that another provider would only repeat or sidestep."""
+    if attempt.outcome == "error":
+        return "error"
+    return attempt.error_class if attempt.error_class in RECIPIENT_FAILURES else ""

@@ -14,6 +14,8 @@ from typing import Any
 
 from app.batch import Batch
 
+from .providers.base import RECIPIENT_FAILURES
+
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 ROUTE_FAILURE = "route"
 # The per-country breakers that recorded an outcome lately, so that /metrics can list them
@@ -114,7 +116,10 @@ class Health:
     ) -> None:
         """Queue one outcome (None for success, or a failure class) on the breakers, and the
         quota count if a message went out. A route failure (this provider cannot reach this
-        country) counts against the per-country breaker only; a transient one against both."""
+        country) counts against the per-country breaker only; a transient one against both; a
+        failure about the recipient (refused, throttled) against neither: the provider answered."""
+        if failure in RECIPIENT_FAILURES:
+            failure = None
         s = self.settings
         now = int(time.time())
         args = ["0" if failure else "1", now, s.failures, s.ratio, s.min_calls, s.window]

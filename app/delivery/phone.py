@@ -51,9 +51,20 @@ def parse(raw: str, country: str | None = None) -> Destination:
     return Destination(e164, region, _TYPE_NAMES[kind])
 
 
+def takes(kind: str | None, channel: str) -> bool:
+    """Whether a number of this kind can receive this channel: a fixed line takes a voice
+    call but no text message. None (an e-mail address, no number) takes every channel."""
+    return not (kind == "fixed_line" and channel in TEXT_CHANNELS)
+
+
+def kind_of(address: str) -> str | None:
+    """The kind of a stored destination (an E.164 number), None for an e-mail address."""
+    return None if "@" in address else parse(address).kind
+
+
 def check_channel(destination: Destination, channel: str) -> None:
     """A fixed line takes a voice call but no text message."""
-    if channel in TEXT_CHANNELS and destination.kind == "fixed_line":
+    if not takes(destination.kind, channel):
         raise ApiError(
             "unsupported_channel",
             f"A fixed-line number cannot receive {channel} messages; use voice.",

@@ -13,6 +13,7 @@ from app.verification.store import Store
 
 from .health import ROUTE_FAILURE, Health
 from .providers.base import (
+    RECIPIENT_FAILURES,
     CallbackAnswer,
     CallbackAnswerer,
     CallbackRequest,
@@ -76,6 +77,7 @@ class Receipts:
         reply = self.store.receipt(ref, receipt.message_id, receipt.status, code)
         if reply[0] != "new":
             return False  # a repeated report, or the verification is gone: harmless
-        if receipt.status != "delivered":
+        # A report of a refused or throttled recipient says nothing bad about the provider.
+        if receipt.status != "delivered" and receipt.failure not in RECIPIENT_FAILURES:
             self.health.record_now(provider, reply[1], ROUTE_FAILURE)
         return True

@@ -19,6 +19,7 @@ from app.errors import ApiError
 
 from .config import OwnNumber, Resource, RoutingConfig
 from .health import Availability
+from .phone import takes
 
 EMAIL_COUNTRY = ""  # e-mail has no country: it always takes the default own senders
 
@@ -85,16 +86,19 @@ class Router:
                 {"country": country},
             )
 
-    def plan(self, country: str, channel: str, seed: str) -> Plan:
+    def plan(self, country: str, channel: str, seed: str, kind: str | None = None) -> Plan:
         """The ordered steps for one send; raises ApiError no_route when there are none.
-        `seed` keeps the weighted draw the same for every send of one verification."""
+        `seed` keeps the weighted draw the same for every send of one verification. `kind`
+        is the destination number's (phone.Destination.kind), None for no number: a fallback
+        channel the number cannot receive (SMS to a fixed line) is left out."""
         if channel not in self.config.channels:
             raise ApiError("unsupported_channel", f"The {channel} channel is not enabled.")
         if country != EMAIL_COUNTRY:
             self.check_country(country)
         steps, skipped, scheduled, why = self._steps(country, channel, seed)
         fallback = self.config.fallbacks.get(channel)
-        if fallback in self.config.channels and fallback is not None:  # rule 7
+        # Rule 7, only to a number that can receive the fallback channel.
+        if fallback in self.config.channels and fallback is not None and takes(kind, fallback):
             more, more_skipped, _, _ = self._steps(country, fallback, seed)
             steps += more
             skipped += more_skipped

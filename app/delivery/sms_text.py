@@ -19,6 +19,7 @@ UCS2_SINGLE, UCS2_PART = 70, 67
 SIGNATURE_BRACKETS = ("【", "】")
 
 _BRACED = re.compile(r"\{([^{}]*)\}")
+_DOLLAR_BRACED = re.compile(r"\$\{([^{}]*)\}")
 
 
 def segments(text: str) -> tuple[str, int]:
@@ -64,6 +65,24 @@ def check_positional_template(body: str) -> None:
         raise ValueError(
             f"placeholders must be numbered consecutively starting from {{1}}, found {listed}"
         )
+
+
+def variables(body: str) -> list[str]:
+    """The names of the ${name} variables in `body` (Alibaba and Huawei templates), in order."""
+    return _DOLLAR_BRACED.findall(body)
+
+
+def check_variable_template(body: str) -> int:
+    """How many values a template with ${...} variables takes; ValueError if it has 【】,
+    which Alibaba and Huawei keep for the signature.
+
+    Huawei variables are numbered (${1}, ${2}: one value per number) or typed (${NUM_6},
+    ${TXT_20}, ${TEXT}: one value per occurrence), filled in order; Alibaba's are named."""
+    if any(bracket in body for bracket in SIGNATURE_BRACKETS):
+        raise ValueError("the SMS template content cannot contain 【】 symbols")
+    names = variables(body)
+    numbered = {name for name in names if name.isdecimal()}
+    return len(numbered) + sum(1 for name in names if not name.isdecimal())
 
 
 def check_signature(sign: str) -> None:

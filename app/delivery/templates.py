@@ -1,30 +1,25 @@
-"""Message texts per purpose and locale, checked at start-up."""
+"""Message texts per purpose and locale: the tenant's own, then the built-in translations.
+
+A text is looked up language first: in the requested locale (its exact tag, then its script,
+then its language), the tenant's text for the purpose, the built-in one, the tenant's generic
+("*") text, the built-in generic one; only when the language has none of these, the same in
+English. So a Spanish reader gets the built-in Spanish login text rather than the tenant's
+English one, and the tenant's Spanish text rather than the built-in Spanish one.
+"""
 
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from .sms_text import segments
+from .translations import BUILT_IN
 
 FIELDS = frozenset({"code", "minutes", "app"})
-
-DEFAULTS: dict[str, dict[str, str]] = {
-    "*": {
-        "en": "{code} is your {app} verification code. It expires in {minutes} minutes.",
-        "zh": "您的{app}验证码是{code}，{minutes}分钟内有效。",
-        "es": "{code} es tu código de verificación de {app}. Caduca en {minutes} minutos.",
-        "fr": "{code} est votre code de vérification {app}. Il expire dans {minutes} minutes.",
-        "de": "{code} ist Ihr {app}-Bestätigungscode. Er läuft in {minutes} Minuten ab.",
-    },
-    "login": {
-        "en": "{code} is your {app} login code. It expires in {minutes} minutes.",
-        "zh": "您的{app}登录验证码是{code}，{minutes}分钟内有效。",
-    },
-    "reset_password": {
-        "en": "{code} is your {app} password reset code. It expires in {minutes} minutes.",
-    },
-}
+GENERIC = "*"
+FALLBACK = ("en",)
+# The script a Chinese tag without one is written in: Traditional where it is the usage.
+_CHINESE_TRADITIONAL_REGIONS = frozenset({"TW", "HK", "MO"})
 
 
 def check(text: str) -> None:
@@ -40,31 +35,86 @@ def check(text: str) -> None:
         raise ValueError(f"template {text!r} has no {{code}}")
 
 
+def canonical(tag: str) -> str:
+    """A locale tag in BCP 47 case: pt_br -> pt-BR, zh-hans -> zh-Hans."""
+    language, *rest = tag.replace("_", "-").split("-")
+    return "-".join([language.lower(), *(_subtag(part) for part in rest)])
+
+
+def _subtag(part: str) -> str:
+    if len(part) == 4 and part.isalpha():
+        return part.title()  # a script
+    if (len(part) == 2 and part.isalpha()) or (len(part) == 3 and part.isdigit()):
+        return part.upper()  # a region
+    return part.lower()
+
+
+def candidates(locale: str) -> tuple[str, ...]:
+    """The tags a locale matches, most specific first: zh-TW -> zh-TW, zh-Hant, zh."""
+    tag = canonical(locale)
+    language, *rest = tag.split("-")
+    tags = [tag]
+    if language == "zh":
+        tags.append(f"zh-{_chinese_script(rest)}")
+    tags.append(language)
+    return tuple(dict.fromkeys(tags))
+
+
+def _chinese_script(subtags: list[str]) -> str:
+    explicit = [part for part in subtags if len(part) == 4]
+    if explicit:
+        return explicit[0]
+    traditional = _CHINESE_TRADITIONAL_REGIONS.intersection(subtags)
+    return "Hant" if traditional else "Hans"
+
+
 class Templates:
     def __init__(self, app_name: str, overrides: Mapping[str, Mapping[str, str]]) -> None:
         self.app_name = app_name
-        self.texts = {purpose: dict(locales) for purpose, locales in DEFAULTS.items()}
-        for purpose, locales in overrides.items():
-            self.texts.setdefault(purpose, {}).update(locales)
+        self.tenant = {
+            purpose: {canonical(tag): text for tag, text in locales.items()}
+            for purpose, locales in overrides.items()
+        }
 
-    def _pick(self, purpose: str, locale: str) -> str:
-        language = locale.split("-")[0].split("_")[0].lower()
-        for texts in (self.texts.get(purpose, {}), self.texts["*"]):
-            for candidate in (locale, language, "en"):
-                if candidate in texts:
-                    return texts[candidate]
-        return self.texts["*"]["en"]
+    def pick(self, purpose: str, locale: str) -> tuple[str, str]:
+        """The tag and the text of the best text for `purpose` in `locale` (module docstring)."""
+        sources = (
+            self.tenant.get(purpose, {}),
+            BUILT_IN.get(purpose, {}),
+            self.tenant.get(GENERIC, {}),
+            BUILT_IN[GENERIC],
+        )
+        # The built-in generic English text ends every search.
+        return next(
+            (tag, texts[tag])
+            for tags in (candidates(locale), FALLBACK)
+            for texts in sources
+            for tag in tags
+            if tag in texts
+        )
+
+    def locale_for(self, purpose: str, locale: str) -> str:
+        """The tag of the text a message for `purpose` in `locale` is written in."""
+        return self.pick(purpose, locale)[0]
 
     def render(self, purpose: str, locale: str, code: str, minutes: int) -> str:
-        return self._pick(purpose, locale).format(code=code, minutes=minutes, app=self.app_name)
+        """The message text with its placeholders filled in."""
+        text = self.pick(purpose, locale)[1]
+        return text.format(code=code, minutes=minutes, app=self.app_name)
 
     def too_long(self, code_length: int, limit: int = 2) -> list[str]:
         """Texts that take more than `limit` SMS segments, each described for a warning."""
         long = []
-        for purpose, locales in self.texts.items():
-            for locale, text in locales.items():
-                sample = text.format(code="8" * code_length, minutes=10, app=self.app_name)
-                encoding, count = segments(sample)
-                if count > limit:
-                    long.append(f"templates.{purpose}.{locale}: {count} {encoding} segments")
+        for label, text in self._labelled():
+            sample = text.format(code="8" * code_length, minutes=10, app=self.app_name)
+            encoding, count = segments(sample)
+            if count > limit:
+                long.append(f"{label}: {count} {encoding} segments")
         return long
+
+    def _labelled(self) -> Iterator[tuple[str, str]]:
+        """Every text, tenant's and built-in, named by where it comes from."""
+        for origin, texts in (("templates", self.tenant), ("built-in", BUILT_IN)):
+            for purpose, locales in texts.items():
+                for tag, text in locales.items():
+                    yield f"{origin}.{purpose}.{tag}", text

@@ -39,6 +39,7 @@ class Target:
     to: str
     country: str
     masked: str
+    kind: str | None = None  # the number's kind (phone.Destination.kind); None for e-mail
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class VerificationService:
             )
         destination = phone.parse(req.phone, req.country)
         phone.check_channel(destination, req.channel)
-        return Target(destination.e164, destination.country, phone.mask(destination.e164))
+        masked = phone.mask(destination.e164)
+        return Target(destination.e164, destination.country, masked, destination.kind)
 
     def request(self, req: CodeRequest, target: Target) -> dict[str, Any]:
         """Create a verification and send its code; when one is pending for the destination
@@ -127,7 +129,9 @@ class VerificationService:
             )
             expires_at = now + self.store.limits.ttl
             self.webhooks.schedule_expiry({**data, "provider": route["provider"]}, expires_at)
-        return _pending(handle.id, req.channel, target.masked, self.store.limits.ttl, sent, route)
+        locale = self.dispatcher.templates.locale_for(req.purpose, req.locale)
+        ttl = self.store.limits.ttl
+        return _pending(handle.id, req.channel, target.masked, ttl, sent, route, locale)
 
     def resend(self, handle_id: str) -> dict[str, Any]:
         """Send the code again for the holder of a handle, on the verification's channel."""
@@ -135,7 +139,9 @@ class VerificationService:
         fields = self.store.load(handle) if handle else None
         if handle is None or fields is None:
             raise _not_found()
-        target = Target(fields["to"], fields["cc"], status.masked(fields))
+        target = Target(
+            fields["to"], fields["cc"], status.masked(fields), phone.kind_of(fields["to"])
+        )
         plan = self._plan_for(target, fields["c"], handle)
         sent = self.store.resend(handle, int(time.time()), fields["c"])
         _refuse(sent)
@@ -144,13 +150,15 @@ class VerificationService:
         code = self.codes.code(root.id, fields["to"])
         req = CodeRequest(None, None, None, fields["c"], fields["pu"], fields["lo"])
         route = self._send(Send(handle, root, code, sent.sends, sent.attempts), target, req, plan)
-        return _pending(handle_id, req.channel, target.masked, int(fields["ttl"]), sent, route)
+        locale = self.dispatcher.templates.locale_for(req.purpose, req.locale)
+        ttl = int(fields["ttl"])
+        return _pending(handle_id, req.channel, target.masked, ttl, sent, route, locale)
 
     def _plan_for(self, target: Target, channel: str, ref: VerificationRef) -> Plan | None:
         """The route for a destination, or None for a test number (nothing is sent to one)."""
         if self.codes.is_test_number(target.to):
             return None
-        return self._plan(target.country, channel, ref.seed)
+        return self._plan(target.country, channel, ref.seed, target.kind)
 
     def _send(
         self, send: Send, target: Target, req: CodeRequest, plan: Plan | None
@@ -180,7 +188,8 @@ class VerificationService:
         last = last_delivered(fields.get("at", "")) if send > 1 else None
         masked = status.masked(fields)
         try:
-            plan = self._plan(fields["cc"], fields["c"], ref.seed).avoiding(last)
+            kind = phone.kind_of(fields["to"])
+            plan = self._plan(fields["cc"], fields["c"], ref.seed, kind).avoiding(last)
             minutes = math.ceil(self.store.limits.ttl / 60)
             code = self.codes.code(verification_id, fields["to"])
             draft = Draft(
@@ -193,9 +202,9 @@ class VerificationService:
             return exc.code
         return "sent"
 
-    def _plan(self, country: str, channel: str, seed: str) -> Plan:
+    def _plan(self, country: str, channel: str, seed: str, kind: str | None) -> Plan:
         try:
-            return self.router.plan(country, channel, seed)
+            return self.router.plan(country, channel, seed, kind)
         except ApiError as exc:
             if exc.code == "no_route":
                 metrics.NO_ROUTE.labels(country, channel).inc()
@@ -270,7 +279,8 @@ class VerificationService:
         """The plan a send of this verification would follow now, with every step's reason."""
         try:
             avoid = last_delivered(fields.get("at", ""))
-            plan = self.router.plan(fields["cc"], fields["c"], ref.seed).avoiding(avoid)
+            kind = phone.kind_of(fields["to"])
+            plan = self.router.plan(fields["cc"], fields["c"], ref.seed, kind).avoiding(avoid)
         except ApiError as exc:
             return {"error": exc.code, **exc.details}
         return plan.explain()
@@ -321,9 +331,16 @@ _REFUSALS = {
 
 
 def _pending(
-    handle_id: str, channel: str, masked: str, expires_in: int, sent: Sent, route: dict[str, Any]
+    handle_id: str,
+    channel: str,
+    masked: str,
+    expires_in: int,
+    sent: Sent,
+    route: dict[str, Any],
+    locale: str,
 ) -> dict[str, Any]:
-    """The answer to a code sent (or queued) for the holder of `handle_id`."""
+    """The answer to a code sent (or queued) for the holder of `handle_id`; `locale` is the
+    one the message text is written in."""
     return {
         "id": handle_id,
         "status": "pending",
@@ -332,12 +349,13 @@ def _pending(
         "expires_in": expires_in,
         "resend_after": sent.wait,
         "route": route,
+        "locale": locale,
     }
 
 
 def _delivery_failed(ref: VerificationRef, outcome: Outcome) -> ApiError:
     permanent = outcome.failure == "permanent"
-    return ApiError(
+    error = ApiError(
         "delivery_failed",
         "The code could not be delivered." + (" The destination refused it." if permanent else ""),
         {
@@ -355,3 +373,12 @@ def _delivery_failed(ref: VerificationRef, outcome: Outcome) -> ApiError:
         },
         status=422 if permanent else 502,
     )
+    throttled = outcome.failure == "recipient_throttled"
+    return _recipient_limited(error, outcome.retry_after) if throttled else error
+
+
+def _recipient_limited(failed: ApiError, retry_after: int | None) -> ApiError:
+    """A provider refused the recipient for now (too many messages to it): wait and retry."""
+    details = {**failed.details, "reason": "provider_recipient_limit"}
+    message = "The provider refuses more codes to this destination for now; try later."
+    return ApiError("rate_limited", message, details, retry_after=retry_after)

@@ -89,7 +89,6 @@ def test_international_number_keeps_country_code_without_plus(httpserver: HTTPSe
 @pytest.mark.parametrize(
     ("code", "expected"),
     [
-        ("isv.BUSINESS_LIMIT_CONTROL", FailureClass.TRANSIENT),
         ("isp.SYSTEM_ERROR", FailureClass.TRANSIENT),
         ("isv.MOBILE_NUMBER_ILLEGAL", FailureClass.PERMANENT),
         ("isv.AMOUNT_NOT_ENOUGH", FailureClass.ROUTE),
@@ -109,6 +108,41 @@ def test_business_failures_on_http_200(
 
     assert (error.failure, error.provider_code) == (expected, code)
     assert "13800138000" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("message", "seconds"),
+    [
+        ("触发分钟级流控Permits:1", 60),
+        ("触发小时级流控Permits:5", 3600),
+        ("触发天级流控Permits:10", 86400),
+        ("Triggering hour level flow control", 3600),
+        ("触发业务流控", 60),  # the window unnamed: the one-a-minute limit
+    ],
+)
+def test_per_number_flow_control_is_recipient_throttled(
+    httpserver: HTTPServer, message: str, seconds: int
+) -> None:
+    body = {"Code": "isv.BUSINESS_LIMIT_CONTROL", "Message": message, "RequestId": "A3"}
+    httpserver.expect_oneshot_request("/").respond_with_json(body)
+
+    error = send_failure(httpserver)
+
+    assert error.failure is FailureClass.RECIPIENT_THROTTLED
+    assert (error.provider_code, error.retry_after) == ("isv.BUSINESS_LIMIT_CONTROL", seconds)
+
+
+def test_template_params_may_name_the_app(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_json(OK_BODY)
+    params = {"app": "product", "code": "code"}
+    body = "您正在登录${product}，验证码${code}，切勿告知他人。"
+
+    provider(httpserver, template_params=params, template_bodies={"login": body}).send(
+        message(app="Acme")
+    )
+
+    param = json.loads(sent_request(httpserver).args["TemplateParam"])
+    assert param == {"product": "Acme", "code": CODE}
 
 
 @pytest.mark.parametrize(
@@ -181,6 +215,16 @@ def test_own_sender_cannot_be_honoured(httpserver: HTTPServer) -> None:
         ({"templates": {"login": ""}}, "templates.login"),
         ({"template_params": {"minutes": "min"}}, "template_params"),
         ({"template_params": {"code": "code", "name": "x"}}, "template_params"),
+        (
+            {"template_bodies": {"login": "验证码${code}，${min}分钟内有效，${x}"}},
+            "template_bodies.login",
+        ),
+        ({"template_bodies": {"login": "验证码${code}"}}, "template_bodies.login"),
+        (
+            {"template_bodies": {"login": "【阿里云】验证码${code}，${min}分钟"}},
+            "template_bodies.login",
+        ),
+        ({"template_bodies": {"signup": "验证码${code}，${min}分钟"}}, "template_bodies.signup"),
         ({"endpoint": "ftp://127.0.0.1"}, "endpoint"),
     ],
 )

@@ -162,6 +162,35 @@ def test_partial_failure_reads_the_recipient_status(
     assert (error.failure, error.provider_code) == (expected, status)
 
 
+@pytest.mark.parametrize("status", ["MILIMIT", "LIMIT"])
+def test_number_limits_are_recipient_throttled(httpserver: HTTPServer, status: str) -> None:
+    stand_in(httpserver, result(status, code="E000510"))
+
+    error = send_failure(httpserver)
+
+    assert (error.failure, error.provider_code) == (FailureClass.RECIPIENT_THROTTLED, status)
+    assert error.retry_after == 60
+
+
+@pytest.mark.parametrize(
+    ("params", "body"),
+    [
+        (["app", "code", "minutes"], "${1}：您的验证码为${2}，${3}分钟内有效。"),
+        (["app", "code", "minutes"], "${TXT_20}：您的验证码为${NUM_6}，${NUM_2}分钟内有效。"),
+        (["app", "code", "minutes"], "${1}验证码${2}，${3}分钟内有效。${1}提醒您请勿泄露。"),
+    ],
+)
+def test_template_params_fill_the_checked_template(
+    httpserver: HTTPServer, params: list[str], body: str
+) -> None:
+    stand_in(httpserver, result("000000"))
+    hw = provider(httpserver, template_params=params, template_bodies={"login": body})
+
+    hw.send(message(app="Acme"))
+
+    assert json.loads(sent_form(httpserver)["templateParas"]) == ["Acme", CODE, "5"]
+
+
 @pytest.mark.parametrize(
     ("http_status", "code", "expected"),
     [
@@ -244,6 +273,23 @@ def test_receipt_statuses(httpserver: HTTPServer, status: str, expected: str) ->
     assert (parsed.status, parsed.provider_code) == (expected, status)
 
 
+@pytest.mark.parametrize(
+    ("status", "failure"),
+    [
+        ("LIMIT", FailureClass.RECIPIENT_THROTTLED),
+        ("MILIMIT", FailureClass.RECIPIENT_THROTTLED),
+        ("E000632", FailureClass.PERMANENT),
+        ("MK:0015", None),
+    ],
+)
+def test_receipts_say_what_a_failure_means(
+    httpserver: HTTPServer, status: str, failure: FailureClass | None
+) -> None:
+    [parsed] = provider(httpserver).parse_receipts(receipt(f"{CALLBACK}?token={TOKEN}", status))
+
+    assert (parsed.status, parsed.failure) == ("failed", failure)
+
+
 def test_interim_receipt_is_ignored(httpserver: HTTPServer) -> None:
     request = receipt(f"{CALLBACK}?token={TOKEN}", "ACCEPTD")
 
@@ -290,6 +336,13 @@ def test_existing_callback_query_is_kept(httpserver: HTTPServer) -> None:
         ({"sender": None}, "sender"),
         ({"templates": {}}, "templates"),
         ({"template_params": ["code", "name"]}, "template_params"),
+        ({"template_bodies": {"login": "您的验证码为${1}"}}, "template_bodies.login"),
+        (
+            {"template_bodies": {"login": "验证码${NUM_6}，${NUM_2}分钟，${TXT_20}"}},
+            "template_bodies.login",
+        ),
+        ({"template_bodies": {"login": "【华为云】验证码${1}，${2}分钟"}}, "template_bodies.login"),
+        ({"template_bodies": {"signup": "验证码${1}，${2}分钟"}}, "template_bodies.signup"),
         ({"callback_token": None}, "callback_token"),
         ({"callback_token": "short"}, "callback_token"),
         ({"status_callback": "ftp://otp.example.com/receipts"}, "status_callback"),

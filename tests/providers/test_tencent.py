@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -138,9 +139,7 @@ def test_blank_optional_settings_count_as_absent(httpserver: HTTPServer) -> None
         ("UnsupportedOperation.UnsupportedRegion", FailureClass.ROUTE),
         ("LimitExceeded.AppCountryOrRegionInBlacklist", FailureClass.ROUTE),
         ("LimitExceeded.PhoneNumberCountLimit", FailureClass.ROUTE),
-        ("LimitExceeded.PhoneNumberDailyLimit", FailureClass.TRANSIENT),
-        ("LimitExceeded.PhoneNumberThirtySecondLimit", FailureClass.TRANSIENT),
-        ("LimitExceeded.PhoneNumberOneHourLimit", FailureClass.TRANSIENT),
+        ("LimitExceeded.AppDailyLimit", FailureClass.ROUTE),
         ("InternalError.Timeout", FailureClass.TRANSIENT),
         ("FailedOperation.SomethingNew", FailureClass.ROUTE),
     ],
@@ -153,6 +152,57 @@ def test_per_number_failures_on_http_200(
     error = send_failure(httpserver)
 
     assert (error.failure, error.provider_code) == (expected, code)
+
+
+@pytest.mark.parametrize(
+    ("code", "seconds"),
+    [
+        ("LimitExceeded.PhoneNumberThirtySecondLimit", 30),
+        ("LimitExceeded.PhoneNumberOneHourLimit", 3600),
+        ("LimitExceeded.DeliveryFrequencyLimit", 60),
+    ],
+)
+def test_per_number_limits_are_recipient_throttled(
+    httpserver: HTTPServer, code: str, seconds: int
+) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_json(send_status(code, "limited"))
+
+    error = send_failure(httpserver)
+
+    assert (error.failure, error.provider_code) == (FailureClass.RECIPIENT_THROTTLED, code)
+    assert error.retry_after == seconds
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["LimitExceeded.PhoneNumberDailyLimit", "LimitExceeded.PhoneNumberSameContentDailyLimit"],
+)
+def test_daily_limits_last_until_midnight_in_china(httpserver: HTTPServer, code: str) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_json(send_status(code, "limited"))
+
+    before = int(time.time())
+    error = send_failure(httpserver)
+    after = int(time.time())
+
+    assert error.failure is FailureClass.RECIPIENT_THROTTLED
+    assert error.retry_after is not None
+    assert 0 < error.retry_after <= 86400
+    # Sent then, the retry lands on a midnight of China Standard Time (UTC+8).
+    china = 8 * 3600
+    assert any((t + error.retry_after + china) % 86400 == 0 for t in range(before, after + 1))
+
+
+def test_template_params_choose_the_values_and_their_order(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_json(send_status("Ok"))
+    body = "{1}为您的{2}登录验证码，请于{3}分钟内填写。"
+    tc = provider(
+        httpserver, template_params=["code", "app", "minutes"], template_bodies={"login": body}
+    )
+
+    tc.send(message(app="Acme"))
+
+    params = json.loads(sent_request(httpserver).get_data())["TemplateParamSet"]
+    assert params == [CODE, "Acme", "5"]
 
 
 @pytest.mark.parametrize(
@@ -174,12 +224,34 @@ def test_request_errors(httpserver: HTTPServer, code: str, expected: FailureClas
     assert (error.failure, error.provider_code) == (expected, code)
 
 
-@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "text/html"])
-def test_error_body_the_sdk_does_not_recognise_is_still_a_failure(
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "text/json",
+        "text/plain",
+    ],
+)
+def test_request_errors_are_read_whatever_json_content_type(
     httpserver: HTTPServer, content_type: str
 ) -> None:
     body = json.dumps(request_error("AuthFailure.SignatureFailure"))
     httpserver.expect_oneshot_request("/").respond_with_data(body, content_type=content_type)
+
+    error = send_failure(httpserver)
+
+    assert (error.failure, error.provider_code) == (
+        FailureClass.ROUTE,
+        "AuthFailure.SignatureFailure",
+    )
+
+
+def test_unreadable_json_body_is_transient(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/").respond_with_data(
+        "{not json", content_type="application/json"
+    )
 
     assert send_failure(httpserver).failure is FailureClass.TRANSIENT
 
@@ -223,6 +295,8 @@ def test_purpose_without_template_is_route(httpserver: HTTPServer) -> None:
         ({"sign_name": " "}, "sign_name"),
         ({"templates": None}, "templates"),
         ({"template_params": ["minutes"]}, "template_params"),
+        ({"template_params": ["code", "code"]}, "template_params"),
+        ({"template_params": ["code", "name"]}, "template_params"),
         ({"template_bodies": {"login": "Code {2}, valid {3} minutes"}}, "template_bodies.login"),
         (
             {"template_bodies": {"login": "【BlueKing】Code {1} for {2} min"}},

@@ -117,7 +117,9 @@ def test_base_url_wins_over_twilio_edge_and_region(
         (21612, 400, FailureClass.ROUTE),
         (20003, 401, FailureClass.ROUTE),
         (20429, 429, FailureClass.TRANSIENT),
+        (63018, 400, FailureClass.TRANSIENT),  # the sender's or account's limit
         (20500, 500, FailureClass.TRANSIENT),
+        (14107, 400, FailureClass.RECIPIENT_THROTTLED),
     ],
 )
 def test_error_codes_are_classified(
@@ -127,6 +129,8 @@ def test_error_codes_are_classified(
     error = expect_failure(provider(httpserver), message(), httpserver)
     assert (error.failure, error.provider_code) == (failure, str(code))
     assert "4155552671" not in error.message
+    throttled = failure is FailureClass.RECIPIENT_THROTTLED
+    assert error.retry_after == (30 if throttled else None)
 
 
 def test_timeout_is_transient(httpserver: HTTPServer) -> None:
@@ -181,6 +185,12 @@ def test_signed_receipt_is_accepted(httpserver: HTTPServer) -> None:
     form = {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"}
     receipts = provider(httpserver).parse_receipts(status_callback(form))
     assert receipts == [Receipt(message_id="SM1", status="undelivered", provider_code="30003")]
+
+
+def test_receipt_of_a_throttled_recipient_says_so(httpserver: HTTPServer) -> None:
+    form = {"MessageSid": "SM1", "MessageStatus": "failed", "ErrorCode": "14107"}
+    [receipt] = provider(httpserver).parse_receipts(status_callback(form))
+    assert (receipt.status, receipt.failure) == ("failed", FailureClass.RECIPIENT_THROTTLED)
 
 
 def test_intermediate_status_yields_nothing(httpserver: HTTPServer) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,8 +12,10 @@ from ._common import optional, redact, require
 from .base import ConfigError, FailureClass, Message, ProviderError
 
 SMS_ONLY = frozenset({"sms"})
-# What a template can be given: the one-time code and its lifetime in minutes.
-PARAM_NAMES = ("code", "minutes")
+# What a template can be given: the one-time code, its lifetime in minutes, the app's name.
+PARAM_NAMES = ("code", "minutes", "app")
+# The values a positional template gets when `template_params` is not set.
+DEFAULT_PARAMS = ("code", "minutes")
 
 
 def signature_setting(settings: Mapping[str, Any], key: str) -> str:
@@ -46,14 +48,20 @@ def identifier(key: str, value: object) -> str:
 
 
 def positional_params(settings: Mapping[str, Any]) -> tuple[str, ...]:
-    """`template_params`: the values filling {1}, {2}, ... in order; default code then minutes."""
-    names = settings.get("template_params", PARAM_NAMES)
+    """`template_params`: the values filling the template's placeholders in order, each of
+    code, minutes and app at most once; default code then minutes."""
+    names = settings.get("template_params", DEFAULT_PARAMS)
     if (
         not isinstance(names, list | tuple)
         or "code" not in names
         or any(name not in PARAM_NAMES for name in names)
+        or len(set(names)) != len(names)
     ):
-        raise ConfigError("template_params", "a list of 'code'/'minutes' that includes 'code'")
+        raise ConfigError(
+            "template_params",
+            "a list of code, minutes and app in the template's order, with code, "
+            "each at most once: e.g. [code] or [code, minutes]",
+        )
     return tuple(names)
 
 
@@ -70,6 +78,37 @@ def named_params(settings: Mapping[str, Any]) -> dict[str, str]:
             "template_params", "a mapping like {code: code, minutes: min} that includes 'code'"
         )
     return dict(params)
+
+
+def check_bodies(
+    settings: Mapping[str, Any], templates: Mapping[str, str], check: Callable[[str], None]
+) -> None:
+    """`template_bodies` (optional): purpose -> the approved template text, each checked by
+    `check` (which raises ValueError) against the parameters this provider sends."""
+    bodies = settings.get("template_bodies") or {}
+    if not isinstance(bodies, Mapping):
+        raise ConfigError("template_bodies", "a mapping of purpose -> approved template text")
+    for purpose, body in bodies.items():
+        key = f"template_bodies.{purpose}"
+        if purpose not in templates:
+            raise ConfigError(key, "no template id for this purpose in templates")
+        if not isinstance(body, str):
+            raise ConfigError(key, "must be the approved template text")
+        try:
+            check(body)
+        except ValueError as exc:
+            raise ConfigError(key, str(exc)) from None
+
+
+def check_count(found: int, params: tuple[str, ...]) -> None:
+    """ValueError unless a template with `found` placeholders takes exactly these values."""
+    if found != len(params):
+        hint = ", ".join(PARAM_NAMES[: max(found, 1)])
+        raise ValueError(
+            f"the template has {found} placeholder(s) but template_params fills "
+            f"{len(params)} ({', '.join(params)}): set template_params to one of code, "
+            f"minutes and app per placeholder, in order, e.g. [{hint}]"
+        )
 
 
 def http_endpoint(settings: Mapping[str, Any], default: str | None) -> tuple[str, str] | None:
@@ -95,7 +134,7 @@ def template_for(kind: str, templates: Mapping[str, str], message: Message) -> s
 
 def param_values(message: Message) -> dict[str, str]:
     """The template parameter values by name."""
-    return {"code": message.code, "minutes": str(message.ttl_minutes)}
+    return {"code": message.code, "minutes": str(message.ttl_minutes), "app": message.app}
 
 
 def classify(
@@ -113,8 +152,12 @@ def classify(
 
 
 def failure(
-    kind: str, failure_class: FailureClass, code: str | None, detail: object
+    kind: str,
+    failure_class: FailureClass,
+    code: str | None,
+    detail: object,
+    retry_after: int | None = None,
 ) -> ProviderError:
     """A ProviderError whose message is safe to log."""
     text = redact(str(detail))[:300]
-    return ProviderError(failure_class, f"{kind}: {code or 'error'}: {text}", code)
+    return ProviderError(failure_class, f"{kind}: {code or 'error'}: {text}", code, retry_after)

@@ -5,25 +5,38 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Self
+
+from app.delivery.sms_text import check_variable_template, variables
 
 from . import _alibabacloud as alibabacloud
 from . import _template_sms as common
 from ._common import callback_token, check_channels, check_url_token, json_reports, missing_extra
-from .base import CallbackAnswer, CallbackRequest, FailureClass, Message, Receipt, SendResult
+from .base import (
+    CallbackAnswer,
+    CallbackRequest,
+    FailureClass,
+    Message,
+    ProviderError,
+    Receipt,
+    SendResult,
+)
 
 KIND = "aliyun"
 DEFAULT_ENDPOINT = "dysmsapi.aliyuncs.com"
 DEFAULT_REGION = "cn-hangzhou"
 
 T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
+RT = FailureClass.RECIPIENT_THROTTLED
 # Body codes (HTTP 200, Code != "OK") and error codes of failed HTTP calls.
 # Account, signature, template and content problems are ROUTE: retrying this provider is
 # pointless for every message, while another provider may well deliver.
 ERROR_CODES: dict[str, FailureClass] = {
-    # Per-number flow control (1/min, 5/h, 10/day per number and signature): it is throttling
-    # by this provider, not a bad number, and another provider may send right away.
-    "isv.BUSINESS_LIMIT_CONTROL": T,
+    # Per-number flow control (codes: 1 a minute, 5 an hour, 10 a day per number and
+    # signature; 40 a day per number on the platform): Alibaba's anti-flood limit for this
+    # recipient, which failing over would only sidestep.
+    "isv.BUSINESS_LIMIT_CONTROL": RT,
     "isp.SYSTEM_ERROR": T,
     "isv.MOBILE_NUMBER_ILLEGAL": P,
     "isv.AMOUNT_NOT_ENOUGH": R,
@@ -60,6 +73,19 @@ ERROR_PREFIXES: dict[str, FailureClass] = {
 }
 
 
+# The flow-control window a BUSINESS_LIMIT_CONTROL message names ("触发分钟级流控Permits:1",
+# "触发小时级流控Permits:5", "触发天级流控Permits:10"), and its length in seconds.
+THROTTLE_WINDOWS = (
+    ("分钟", 60),
+    ("minute", 60),
+    ("小时", 3600),
+    ("hour", 3600),
+    ("天", 86400),
+    ("day", 86400),
+)
+THROTTLE_DEFAULT_SECONDS = 60  # the one-a-minute limit is the one a resend meets first
+
+
 class AliyunProvider:
     """Sends template SMS through Alibaba Cloud; the template gets the code (and minutes)."""
 
@@ -92,6 +118,7 @@ class AliyunProvider:
         sign_name = common.signature_setting(settings, "sign_name")
         templates = common.template_ids(settings)
         params = common.named_params(settings)
+        common.check_bodies(settings, templates, partial(_check_body, params))
         client = _client(settings)
         token = callback_token(settings)
         return cls(name, channels, client, sign_name, templates, params, timeout, token)
@@ -104,8 +131,7 @@ class AliyunProvider:
         template = common.template_for(KIND, self._templates, message)
         body = self._call(message, template)
         if body.code != "OK":
-            failure_class = common.classify(body.code or "", ERROR_CODES, ERROR_PREFIXES)
-            raise common.failure(KIND, failure_class or R, body.code, body.message)
+            raise _failure(body.code or "", body.message, otherwise=R)
         return SendResult(message_id=body.biz_id)
 
     def parse_receipts(self, request: CallbackRequest) -> list[Receipt]:
@@ -137,6 +163,18 @@ class AliyunProvider:
             raise alibabacloud.sdk_failure(KIND, exc, ERROR_CODES, ERROR_PREFIXES) from exc
 
 
+def _check_body(params: Mapping[str, str], body: str) -> None:
+    """An approved body's ${name} variables must be exactly those template_params fills."""
+    check_variable_template(body)
+    used, given = set(variables(body)), set(params.values())
+    if used != given:
+        missing, unused = sorted(used - given), sorted(given - used)
+        raise ValueError(
+            f"the template's variables are {sorted(used)} but template_params fills "
+            f"{sorted(given)} (not filled: {missing}, not in the template: {unused})"
+        )
+
+
 def _client(settings: Mapping[str, Any]) -> Any:
     """The SDK client, pointed at `endpoint` (or the one the SDK derives from `region`)."""
     try:
@@ -157,3 +195,17 @@ def _receipt(report: Mapping[str, Any]) -> Receipt:
 def _phone_number(e164: str) -> str:
     """Alibaba's format: the bare national number in mainland China, else country code + number."""
     return e164[3:] if e164.startswith("+86") else e164.lstrip("+")
+
+
+def _failure(code: str, detail: object, otherwise: FailureClass) -> ProviderError:
+    """The ProviderError for an Alibaba error code, `otherwise` for a code not listed."""
+    failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES) or otherwise
+    retry_after = _throttle_seconds(str(detail)) if failure_class is RT else None
+    return common.failure(KIND, failure_class, code or None, detail, retry_after)
+
+
+def _throttle_seconds(message: str) -> int:
+    """The length of the flow-control window a BUSINESS_LIMIT_CONTROL message names."""
+    lowered = message.lower()
+    windows = (seconds for word, seconds in THROTTLE_WINDOWS if word in lowered)
+    return next(windows, THROTTLE_DEFAULT_SECONDS)

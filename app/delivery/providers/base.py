@@ -14,18 +14,30 @@ class FailureClass(StrEnum):
     TRANSIENT = "transient"  # timeout, 5xx, throttled: try the next step
     ROUTE = "route"  # this provider cannot reach this destination: try the next step
     PERMANENT = "permanent"  # the recipient is bad or opted out: stop the plan
+    # The provider refuses this recipient for now (too many messages to it): stop the plan, as
+    # failing over would sidestep the provider's anti-flood limit; the provider is healthy.
+    RECIPIENT_THROTTLED = "recipient_throttled"
+
+
+# Failure classes about the recipient, not the provider: they never count against its health.
+RECIPIENT_FAILURES = frozenset({FailureClass.PERMANENT, FailureClass.RECIPIENT_THROTTLED})
 
 
 class ProviderError(Exception):
     """A send failed in a way the provider reported; the only exception dispatch catches."""
 
     def __init__(
-        self, failure: FailureClass, message: str, provider_code: str | None = None
+        self,
+        failure: FailureClass,
+        message: str,
+        provider_code: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.failure = failure
         self.message = message
         self.provider_code = provider_code
+        self.retry_after = retry_after  # seconds, for RECIPIENT_THROTTLED: when to try again
 
 
 class ConfigError(ValueError):
@@ -40,7 +52,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Message:
     """One message to deliver. `text` is rendered for text providers; template
-    providers build their parameters from `code` and `ttl_minutes`."""
+    providers build their parameters from `code`, `ttl_minutes` and `app`."""
 
     to: str  # E.164 phone number, or an e-mail address for the email channel
     channel: str  # sms, voice, whatsapp, email
@@ -51,6 +63,7 @@ class Message:
     text: str
     verification_id: str
     sender: str | None = None  # own-numbers route: the tenant's sender for this country
+    app: str = ""  # the application's name, {app} in texts (OTP_ISSUER)
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,7 @@ class Receipt:
     message_id: str
     status: str  # delivered, undelivered, failed
     provider_code: str | None = None
+    failure: FailureClass | None = None  # set when the adapter knows what the failure means
 
 
 class ReceiptRejected(Exception):

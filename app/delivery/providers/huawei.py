@@ -9,9 +9,12 @@ import secrets
 import time
 import urllib.request
 from collections.abc import Mapping
+from functools import partial
 from http.client import HTTPException
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urlunsplit
+
+from app.delivery.sms_text import check_variable_template
 
 from . import _template_sms as common
 from ._common import (
@@ -41,6 +44,7 @@ SUCCESS = "000000"
 PARTIAL_FAILURE = "E000510"  # HTTP 200; the real outcome is each recipient's status
 
 T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
+RT = FailureClass.RECIPIENT_THROTTLED
 # Response `code`s and per-recipient `status`es from Huawei's "API Error Codes" page.
 # E0000xx-E0001xx (WSSE header, app_key/app_secret, frozen account) and E0006xx (IP allow
 # list, account limits) are configuration of this account: ROUTE, another provider may work.
@@ -67,7 +71,14 @@ ERROR_CODES: dict[str, FailureClass] = {
     "E200030": R,  # template not activated
     "E200032": R,  # template required
     "E200033": R,  # template type incorrect
+    # Mainland anti-flood limits for one number (15 a minute, 50 a day; the same text twice
+    # in 59 s, five times in 59 min), mostly reported in status reports.
+    "MILIMIT": RT,  # the number reached its per-minute limit
+    "LIMIT": RT,  # the number reached a sending limit
 }
+# Seconds until a throttled number may be sent to again, where the code says.
+THROTTLE_SECONDS = {"MILIMIT": 60}
+THROTTLE_DEFAULT_SECONDS = 60
 # E2000xx: Huawei platform checks of template, channel and route.
 ERROR_PREFIXES: dict[str, FailureClass] = {"E0000": R, "E0001": R, "E0006": R, "E2000": R}
 
@@ -124,6 +135,7 @@ class HuaweiProvider:
         url = f"{scheme}://{host}{SEND_PATH}"
         templates = common.template_ids(settings)
         params = common.positional_params(settings)
+        common.check_bodies(settings, templates, partial(_check_body, params))
         return cls(name, channels, url, credentials, fields, templates, params, token, timeout)
 
     def send(self, message: Message) -> SendResult:
@@ -146,9 +158,8 @@ class HuaweiProvider:
         message_id, status = request.form.get("smsMsgId"), request.form.get("status")
         if not message_id or not status or status == INTERIM:
             return []
-        return [
-            Receipt(message_id=message_id, status=_receipt_status(status), provider_code=status)
-        ]
+        failure = ERROR_CODES.get(status)
+        return [Receipt(message_id, _receipt_status(status), status, failure)]
 
     def callback_answer(self, accepted: int) -> CallbackAnswer:
         """Huawei asks for 200 OK with an empty body."""
@@ -171,6 +182,11 @@ class HuaweiProvider:
         except (OSError, HTTPException) as exc:  # URLError, timeouts and resets are OSErrors
             raise common.failure(KIND, T, None, f"transport error ({type(exc).__name__})") from exc
         return status, json_object(body)
+
+
+def _check_body(params: tuple[str, ...], body: str) -> None:
+    """An approved body must have one variable (${1}, ${NUM_6}, ...) per parameter we send."""
+    common.check_count(check_variable_template(body), params)
 
 
 def _wsse_header(app_key: str, app_secret: str) -> str:
@@ -205,7 +221,10 @@ def _result(http_status: int, payload: dict[str, Any]) -> SendResult:
         return SendResult(message_id=str(recipient["smsMsgId"]))
     failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES)
     failure_class = failure_class or failure_for_status(http_status, otherwise=T)
-    raise common.failure(KIND, failure_class, code or None, payload.get("description", http_status))
+    seconds = THROTTLE_SECONDS.get(code, THROTTLE_DEFAULT_SECONDS)
+    retry_after = seconds if failure_class is RT else None
+    detail = payload.get("description", http_status)
+    raise common.failure(KIND, failure_class, code or None, detail, retry_after)
 
 
 def _first_recipient(payload: dict[str, Any]) -> dict[str, Any]:

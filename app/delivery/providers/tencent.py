@@ -4,7 +4,9 @@ callbacks."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Self
 
 from app.delivery.sms_text import check_positional_template, positional_placeholders
@@ -15,6 +17,7 @@ from ._common import (
     callback_token,
     check_channels,
     check_url_token,
+    json_object,
     json_reports,
     missing_extra,
     optional,
@@ -22,9 +25,9 @@ from ._common import (
 from .base import (
     CallbackAnswer,
     CallbackRequest,
-    ConfigError,
     FailureClass,
     Message,
+    ProviderError,
     Receipt,
     SendResult,
 )
@@ -34,6 +37,7 @@ KIND = "tencent"
 PUSH_ANSWER = CallbackAnswer(json.dumps({"result": 0, "errmsg": "OK"}))
 
 T, R, P = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.PERMANENT
+RT = FailureClass.RECIPIENT_THROTTLED
 # Per-number SendStatus codes (HTTP 200) and request-level error codes share one namespace.
 # Account, signature, template and content problems are ROUTE: they fail every message on
 # this provider, yet another provider may deliver.
@@ -60,16 +64,29 @@ ERROR_CODES: dict[str, FailureClass] = {
     "LimitExceeded.AppCountryOrRegionInBlacklist": R,
     "LimitExceeded.DailyLimit": R,
     "LimitExceeded.PhoneNumberCountLimit": R,  # too many numbers per request: not ours to get
+    # The console's frequency policy for one number (30 s, 1 h, a calendar day).
+    "LimitExceeded.DeliveryFrequencyLimit": RT,
     "UnsupportedOperation.UnsupportedRegion": R,
     "UnsupportedOperation.ChineseMainlandTemplateToGlobalPhone": R,
     "UnsupportedOperation.GlobalTemplateToChineseMainlandPhone": R,
 }
 ERROR_PREFIXES: dict[str, FailureClass] = {
-    # Per-number frequency caps (30 s / 1 h / day): Tencent's own throttling of this number,
-    # not a bad number, so another provider may send now.
-    "LimitExceeded.PhoneNumber": T,
+    # Per-number frequency caps (30 s, 1 h, a day, the same content a day): Tencent's
+    # anti-flood limit for this recipient, which failing over would only sidestep.
+    "LimitExceeded.PhoneNumber": RT,
     **tencentcloud.SDK_PREFIXES,
 }
+# How long a recipient throttle lasts, by the window its code names; a daily cap lasts
+# until midnight China Standard Time (the calendar day Tencent counts in).
+THROTTLE_SECONDS = {
+    "LimitExceeded.PhoneNumberThirtySecondLimit": 30,
+    "LimitExceeded.PhoneNumberOneHourLimit": 3600,
+}
+DAILY_THROTTLES = frozenset(
+    {"LimitExceeded.PhoneNumberDailyLimit", "LimitExceeded.PhoneNumberSameContentDailyLimit"}
+)
+THROTTLE_DEFAULT_SECONDS = 60
+CHINA_UTC_OFFSET = 8 * 3600
 
 
 class TencentProvider:
@@ -101,7 +118,7 @@ class TencentProvider:
         check_channels(channels, common.SMS_ONLY)
         templates = common.template_ids(settings)
         params = common.positional_params(settings)
-        _check_bodies(settings, templates, len(params))
+        common.check_bodies(settings, templates, partial(_check_body, params))
         fields = {
             "SmsSdkAppId": common.identifier("sdk_app_id", settings.get("sdk_app_id")),
             "SignName": common.signature_setting(settings, "sign_name"),
@@ -114,11 +131,11 @@ class TencentProvider:
     def send(self, message: Message) -> SendResult:
         """Send one templated SMS; a per-number status other than Ok becomes ProviderError."""
         template = common.template_for(KIND, self._templates, message)
-        status = self._call(message, template)
-        if status.Code != "Ok":  # sic: Tencent's success code is "Ok", not "OK"
-            failure_class = common.classify(status.Code or "", ERROR_CODES, ERROR_PREFIXES)
-            raise common.failure(KIND, failure_class or R, status.Code, status.Message)
-        return SendResult(message_id=status.SerialNo)
+        status = _status(self._call(message, template))
+        code = str(status.get("Code") or "")
+        if code != "Ok":  # sic: Tencent's success code is "Ok", not "OK"
+            raise _failure(code, status.get("Message"))
+        return SendResult(message_id=str(status.get("SerialNo") or ""))
 
     def parse_receipts(self, request: CallbackRequest) -> list[Receipt]:
         """Check the token in the callback URL and read the pushed array of status reports."""
@@ -130,49 +147,51 @@ class TencentProvider:
         """The answer Tencent Cloud takes as received."""
         return PUSH_ANSWER
 
-    def _call(self, message: Message, template: str) -> Any:
-        """The SendStatus of our one number; SDK exceptions become ProviderError."""
+    def _call(self, message: Message, template: str) -> bytes:
+        """SendSms's answer body; SDK exceptions become ProviderError.
+
+        The SDK's generic call is used rather than its SendSms model, which drops a
+        request-level error served with any Content-Type but exactly "application/json"
+        (such as "application/json; charset=utf-8"): the body is read here instead."""
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
             TencentCloudSDKException,
         )
-        from tencentcloud.sms.v20210111.models import SendSmsRequest
 
         values = common.param_values(message)
-        request = SendSmsRequest()
-        request.PhoneNumberSet = [message.to]
-        request.TemplateId = template
-        request.TemplateParamSet = [values[name] for name in self._params]
-        request.SmsSdkAppId = self._fields["SmsSdkAppId"]
-        request.SignName = self._fields["SignName"]
-        request.SenderId = message.sender or self._fields["SenderId"]
+        params = {
+            "PhoneNumberSet": [message.to],
+            "TemplateId": template,
+            "TemplateParamSet": [values[name] for name in self._params],
+            "SmsSdkAppId": self._fields["SmsSdkAppId"],
+            "SignName": self._fields["SignName"],
+            "SenderId": message.sender or self._fields["SenderId"],
+        }
         try:
-            response = self._client.SendSms(request)
+            body: bytes = self._client.call("SendSms", {k: v for k, v in params.items() if v})
         except TencentCloudSDKException as exc:
-            raise tencentcloud.sdk_failure(KIND, exc, ERROR_CODES, ERROR_PREFIXES) from exc
-        if not response.SendStatusSet:
-            # The SDK only recognises an error body served as exactly "application/json";
-            # any other content type yields an empty response instead of an exception.
-            raise common.failure(KIND, T, None, "no send status in the response")
-        return response.SendStatusSet[0]
+            raise _sdk_failure(exc) from exc
+        except (ValueError, KeyError) as exc:  # an "application/json" body it could not read
+            raise common.failure(KIND, T, None, "unreadable response") from exc
+        return body
 
 
-def _check_bodies(settings: Mapping[str, Any], templates: Mapping[str, str], count: int) -> None:
-    """`template_bodies` (optional): each approved body must fit the parameters we send."""
-    bodies = settings.get("template_bodies") or {}
-    if not isinstance(bodies, Mapping):
-        raise ConfigError("template_bodies", "a mapping of purpose -> approved template text")
-    for purpose, body in bodies.items():
-        key = f"template_bodies.{purpose}"
-        if purpose not in templates:
-            raise ConfigError(key, "no template id for this purpose in templates")
-        if not isinstance(body, str):
-            raise ConfigError(key, "must be the approved template text")
-        try:
-            check_positional_template(body)
-        except ValueError as exc:
-            raise ConfigError(key, str(exc)) from None
-        if len(set(positional_placeholders(body))) != count:
-            raise ConfigError(key, f"template_params fills {count} placeholder(s), not these")
+def _status(body: bytes) -> dict[str, Any]:
+    """The SendStatus of our one number, or the ProviderError of a request-level error."""
+    response = json_object(body).get("Response")
+    response = response if isinstance(response, dict) else {}
+    error = response.get("Error")
+    if isinstance(error, dict):
+        raise _failure(str(error.get("Code") or ""), error.get("Message"))
+    statuses = response.get("SendStatusSet")
+    if not isinstance(statuses, list) or not statuses or not isinstance(statuses[0], dict):
+        raise common.failure(KIND, T, None, "no send status in the response")
+    return statuses[0]
+
+
+def _check_body(params: tuple[str, ...], body: str) -> None:
+    """An approved body must have {1}, {2}, ... for exactly the parameters we send."""
+    check_positional_template(body)
+    common.check_count(len(set(positional_placeholders(body))), params)
 
 
 def _client(settings: Mapping[str, Any], timeout: float) -> Any:
@@ -189,3 +208,26 @@ def _receipt(report: Mapping[str, Any]) -> Receipt:
     status = "delivered" if report.get("report_status") == "SUCCESS" else "undelivered"
     code = str(report.get("errmsg") or "") or None
     return Receipt(message_id=str(report["sid"]), status=status, provider_code=code)
+
+
+def _sdk_failure(exc: Any) -> ProviderError:
+    """Map a TencentCloudSDKException by its code."""
+    code = str(exc.get_code() or "")
+    # A network error's text repeats the request URL; only the code is worth keeping.
+    detail = "network error" if code == "ClientNetworkError" else exc.get_message()
+    return _failure(code, detail)
+
+
+def _failure(code: str, detail: object) -> ProviderError:
+    """The ProviderError for a Tencent error code, by its class; unknown codes are ROUTE."""
+    failure_class = common.classify(code, ERROR_CODES, ERROR_PREFIXES) or R
+    retry_after = _throttle_seconds(code) if failure_class is RT else None
+    return common.failure(KIND, failure_class, code or None, detail, retry_after)
+
+
+def _throttle_seconds(code: str, now: float | None = None) -> int:
+    """Seconds until the per-number window named by `code` lets this recipient through."""
+    if code in DAILY_THROTTLES:
+        local = int(time.time() if now is None else now) + CHINA_UTC_OFFSET
+        return 86400 - local % 86400
+    return THROTTLE_SECONDS.get(code, THROTTLE_DEFAULT_SECONDS)

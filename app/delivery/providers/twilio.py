@@ -50,7 +50,18 @@ _ROUTE_CODES = frozenset(
         63007,  # WhatsApp sender not found for this account
     }
 )
-_TRANSIENT_CODES = frozenset({20429})  # too many requests
+_TRANSIENT_CODES = frozenset(
+    {
+        20429,  # too many requests
+        # The account's or the WhatsApp sender's messaging limit, not one recipient's: this
+        # provider is spent for now, another may send.
+        63018,
+    }
+)
+# More than 30 messages between the same two numbers in 30 seconds: Twilio fails further
+# ones for 30 seconds. The only Twilio code about too many messages to one recipient (30022
+# is the campaign's 10DLC throughput, 63018 the account's or WhatsApp sender's limit).
+_RECIPIENT_THROTTLED_SECONDS = {"14107": 30}
 _FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
 # Twilio <Say> language for a bare locale; a locale with a region is passed through.
 _VOICE_LANGUAGES = {
@@ -124,7 +135,9 @@ class TwilioProvider:
         if status not in _FINAL_STATUSES:
             return []  # queued, sent, read, ...: not an outcome
         sid, code = request.form.get("MessageSid", ""), request.form.get("ErrorCode") or None
-        return [Receipt(message_id=sid, status=status, provider_code=code)]
+        throttled = code in _RECIPIENT_THROTTLED_SECONDS
+        failure = FailureClass.RECIPIENT_THROTTLED if throttled else None
+        return [Receipt(message_id=sid, status=status, provider_code=code, failure=failure)]
 
     def callback_answer(self, accepted: int) -> CallbackAnswer:
         """Twilio reads no body of a status callback's answer: 204 No Content."""
@@ -181,7 +194,10 @@ def _client(account_sid: str, auth_token: str, base_url: str | None, timeout: fl
 
 def _provider_error(exc: Any) -> ProviderError:
     code, status = exc.code, exc.status
-    if code in _PERMANENT_CODES:
+    retry_after = _RECIPIENT_THROTTLED_SECONDS.get(str(code))
+    if retry_after is not None:
+        failure = FailureClass.RECIPIENT_THROTTLED
+    elif code in _PERMANENT_CODES:
         failure = FailureClass.PERMANENT
     elif code in _ROUTE_CODES:
         failure = FailureClass.ROUTE
@@ -191,7 +207,8 @@ def _provider_error(exc: Any) -> ProviderError:
         failure = failure_for_status(status)
     text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or ""
     provider_code = None if code is None else str(code)
-    return ProviderError(failure, f"twilio {status}: {redact(str(text))}", provider_code)
+    message = f"twilio {status}: {redact(str(text))}"
+    return ProviderError(failure, message, provider_code, retry_after)
 
 
 def _twiml(message: Message) -> str:
