@@ -71,3 +71,10 @@ def mask(e164: str) -> str:
 def mask_email(address: str) -> str:
     user, _, domain = address.partition("@")
     return (user[:1] + "***@" + domain) if domain else "***"
+
+
+def mask_openid(openid: str) -> str:
+    """oUpF8uMuAJO_M2pxb1Q9zNjWeS6o -> oUpF***eS6o: recognisable, not usable."""
+    if len(openid) <= 8:
+        return openid[:1] + "***"
+    return openid[:4] + "***" + openid[-4:]

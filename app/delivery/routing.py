@@ -20,7 +20,8 @@ from app.errors import ApiError
 from .config import OwnNumber, Resource, RoutingConfig
 from .health import Availability
 
-EMAIL_COUNTRY = ""  # e-mail has no country: it always takes the default own senders
+# E-mail addresses and WeChat openids have no country: they take the default own senders.
+EMAIL_COUNTRY = ""
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class Router:
             self.check_country(country)
         steps, skipped, scheduled, why = self._steps(country, channel, seed)
         fallback = self.config.fallbacks.get(channel)
-        if fallback in self.config.channels and fallback is not None:  # rule 7
+        # Rule 7; a destination without a country has no phone number to fall back to.
+        if fallback in self.config.channels and fallback is not None and country != EMAIL_COUNTRY:
             more, more_skipped, _, _ = self._steps(country, fallback, seed)
             steps += more
             skipped += more_skipped
