@@ -232,23 +232,26 @@ TEMPLATES = """      whatsapp_templates:
 MESSAGES = "/twilio/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json"
 
 
-def twilio_app(
-    make_app: Callable[..., Flask], httpserver: HTTPServer, tmp_path: Path, templates: str
-) -> Flask:
-    path = tmp_path / "twilio.yaml"
-    path.write_text(TWILIO % (httpserver.url_for("").rstrip("/"), templates))
-    return make_app(OTP_ROUTING_FILE=str(path))
+@pytest.fixture
+def twilio_routing(
+    httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str], str]:
+    """Writes a routing file whose twilio provider serves whatsapp with the given settings."""
+    monkeypatch.setenv("TWILIO_TOKEN", "twilio-auth-token-0123456789abcd")
+
+    def write(whatsapp_settings: str) -> str:
+        path = tmp_path / "twilio.yaml"
+        path.write_text(TWILIO % (httpserver.url_for("").rstrip("/"), whatsapp_settings))
+        return str(path)
+
+    return write
 
 
 def test_a_whatsapp_code_goes_out_as_the_approved_template(
-    make_app: Callable[..., Flask],
-    httpserver: HTTPServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    make_app: Callable[..., Flask], httpserver: HTTPServer, twilio_routing: Callable[[str], str]
 ) -> None:
-    monkeypatch.setenv("TWILIO_TOKEN", "twilio-auth-token-0123456789abcd")
     httpserver.expect_request(MESSAGES, method="POST").respond_with_json({"sid": "SM1"}, 201)
-    client = twilio_app(make_app, httpserver, tmp_path, TEMPLATES).test_client()
+    client = make_app(OTP_ROUTING_FILE=twilio_routing(TEMPLATES)).test_client()
     body = {"channel": "whatsapp", "phone": "+14155552671"}
     started = client.post("/otp/request", json=body).get_json()
     ((request, _),) = httpserver.log
@@ -260,11 +263,7 @@ def test_a_whatsapp_code_goes_out_as_the_approved_template(
 
 
 def test_whatsapp_without_templates_is_refused_at_start_up(
-    make_app: Callable[..., Flask],
-    httpserver: HTTPServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    make_app: Callable[..., Flask], twilio_routing: Callable[[str], str]
 ) -> None:
-    monkeypatch.setenv("TWILIO_TOKEN", "twilio-auth-token-0123456789abcd")
     with pytest.raises(RoutingError, match=r"providers\.twilio\.settings\.whatsapp_templates: "):
-        twilio_app(make_app, httpserver, tmp_path, "")
+        make_app(OTP_ROUTING_FILE=twilio_routing(""))

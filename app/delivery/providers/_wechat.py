@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlencode
@@ -17,12 +18,22 @@ from urllib.parse import urlencode
 from ._common import failure_for_status, http_url, json_object, optional, post
 from ._template_sms import classify, failure
 from ._token import SharedToken
-from .base import FailureClass
+from .base import ConfigError, FailureClass
 
 # WeChat's own documented lifetime, for an answer that leaves `expires_in` out.
 DEFAULT_LIFETIME = 7200
 
 Answer = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What sets one WeChat API apart from the other."""
+
+    kind: str  # the provider type, as errors name it
+    default_base: str
+    codes: Mapping[str, FailureClass]  # errcode -> failure class
+    stale: frozenset[str]  # the errcodes of an expired or invalid access token
 
 
 def base_url(settings: Mapping[str, Any], default: str) -> str:
@@ -124,3 +135,23 @@ class Account:
             fresh = self.token.refresh(rejected=used)
             answer = self.api.post(path, {"access_token": fresh}, body)
         return answer
+
+
+def account(
+    flavour: Flavour,
+    settings: Mapping[str, Any],
+    timeout: float,
+    redis: Any,
+    scope: str,
+    fetch: Callable[[Api], Answer],
+) -> Account:
+    """The API host of `base_url` and the account's token shared in Redis under `scope`;
+    `fetch` asks the API for a new token."""
+    if redis is None:
+        raise ConfigError("type", f"a {flavour.kind} provider needs the service's Redis client")
+    api = Api(flavour.kind, base_url(settings, flavour.default_base), timeout)
+
+    def fresh() -> tuple[str, int]:
+        return fresh_token(flavour.kind, fetch(api), flavour.codes)
+
+    return Account(api, SharedToken(redis, flavour.kind, scope, fresh, timeout), flavour.stale)

@@ -16,7 +16,6 @@ from typing import Any, Self
 from . import _wechat as wechat
 from ._common import check_channels, optional, require
 from ._template_sms import failure, template_for, template_ids
-from ._token import SharedToken
 from .base import ConfigError, FailureClass, Message, SendResult
 
 KIND = "wechat_mp"
@@ -49,6 +48,7 @@ ERROR_CODES: dict[str, FailureClass] = {
     "43004": P,  # the user does not follow the account (require subscribe)
     "43019": P,  # the user is on the account's blacklist
 }
+FLAVOUR = wechat.Flavour(KIND, DEFAULT_BASE_URL, ERROR_CODES, STALE_TOKEN)
 
 
 class WechatMpProvider:
@@ -88,17 +88,15 @@ class WechatMpProvider:
         app_name = optional(settings, "app_name") or ""
         if "app" in fields and not app_name:
             raise ConfigError("app_name", "required when template_fields maps app")
-        if redis is None:
-            raise ConfigError("type", "a wechat_mp provider needs the service's Redis client")
-        api = wechat.Api(KIND, wechat.base_url(settings, DEFAULT_BASE_URL), timeout)
         body = {"grant_type": "client_credential", "appid": app_id, "secret": secret}
-
-        def fetch() -> tuple[str, int]:
-            answer = api.post("/cgi-bin/stable_token", {}, {**body, "force_refresh": False})
-            return wechat.fresh_token(KIND, answer, ERROR_CODES)
-
-        token = SharedToken(redis, KIND, f"wechat_mp:{app_id}", fetch, timeout)
-        account = wechat.Account(api, token, STALE_TOKEN)
+        account = wechat.account(
+            FLAVOUR,
+            settings,
+            timeout,
+            redis,
+            f"wechat_mp:{app_id}",
+            lambda api: api.post("/cgi-bin/stable_token", {}, {**body, "force_refresh": False}),
+        )
         return cls(name, channels, account, templates, fields, app_name)
 
     def send(self, message: Message) -> SendResult:

@@ -54,6 +54,7 @@ ERROR_CODES: dict[str, FailureClass] = {
     "45002": R,  # text too long
 }
 NON_MEMBER = frozenset({"46004", "60103", "60111"})
+FLAVOUR = wechat.Flavour(KIND, DEFAULT_BASE_URL, ERROR_CODES, STALE_TOKEN)
 
 
 class WecomProvider:
@@ -89,16 +90,16 @@ class WecomProvider:
         agent_id = identifier("agent_id", settings.get("agent_id"))
         if not agent_id.isdigit():
             raise ConfigError("agent_id", "must be the app's numeric AgentId")
-        if redis is None:
-            raise ConfigError("type", "a wecom provider needs the service's Redis client")
-        api = wechat.Api(KIND, wechat.base_url(settings, DEFAULT_BASE_URL), timeout)
-
-        def fetch() -> tuple[str, int]:
-            answer = api.get("/cgi-bin/gettoken", {"corpid": corp_id, "corpsecret": secret})
-            return wechat.fresh_token(KIND, answer, ERROR_CODES)
-
-        token = SharedToken(redis, KIND, f"wecom:{corp_id}:{agent_id}", fetch, timeout)
-        return cls(name, channels, wechat.Account(api, token, STALE_TOKEN), int(agent_id))
+        credentials = {"corpid": corp_id, "corpsecret": secret}
+        account = wechat.account(
+            FLAVOUR,
+            settings,
+            timeout,
+            redis,
+            f"wecom:{corp_id}:{agent_id}",
+            lambda api: api.get("/cgi-bin/gettoken", credentials),
+        )
+        return cls(name, channels, account, int(agent_id))
 
     def send(self, message: Message) -> SendResult:
         """Look the member up by phone, then send the message text from the app."""
