@@ -4,17 +4,23 @@ against the local stand-in, and the start-up refusal of WhatsApp without templat
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from pytest_httpserver import HTTPServer
 
+from app.delivery import config
 from app.delivery.providers.base import FailureClass
 from app.delivery.providers.twilio import TwilioProvider
+from app.services import build_providers
 
 from .standins import config_error_key, expect_failure, message, sent_request
 from .test_twilio import MESSAGES, SID, TOKEN, twilio_error
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "routing.example.yaml"
 AUTH_SID = "HX" + "a" * 32
 LOGIN_DE_SID = "HX" + "b" * 32
 TEMPLATES = {
@@ -151,3 +157,11 @@ def test_sms_alone_needs_no_templates(httpserver: HTTPServer) -> None:
     sms_only = {**settings(httpserver), "whatsapp_templates": None}
     TwilioProvider.from_settings("t", frozenset({"sms"}), sms_only, 5.0).send(message())
     assert sent_request(httpserver).form["Body"] == "Your code is 123456"
+
+
+def test_the_shipped_routing_example_builds_every_provider(redis_client: redis.Redis) -> None:
+    env = {name: "x" * 24 for name in re.findall(r"\$\{(\w+)\}", EXAMPLE.read_text())}
+    routing = config.load(EXAMPLE, env)
+    providers = build_providers(routing, 5.0, None, redis_client)
+    assert set(providers) == set(routing.providers)
+    assert "whatsapp" in providers["twilio"].channels
