@@ -74,15 +74,16 @@ def development_secrets(data_dir: Path) -> dict[str, str]:
 
 
 def build_providers(
-    routing: RoutingConfig, timeout: float, outbox: Outbox | None
+    routing: RoutingConfig, timeout: float, outbox: Outbox | None, redis: Any = None
 ) -> dict[str, Provider]:
     """Every provider of the routing file, its settings checked by its adapter."""
     providers: dict[str, Provider] = {}
     for name, spec in routing.providers.items():
         try:
-            provider = provider_class(spec.kind).from_settings(
-                name, spec.channels, spec.settings, timeout
-            )
+            adapter = provider_class(spec.kind)
+            # Adapters that share state between workers (WeChat access tokens) get the client.
+            shared = {"redis": redis} if getattr(adapter, "shares_state", False) else {}
+            provider = adapter.from_settings(name, spec.channels, spec.settings, timeout, **shared)
         except ConfigError as exc:
             raise RoutingError(
                 f"{routing.source}: providers.{name}.settings.{exc.key}: {exc.problem}"
@@ -116,7 +117,7 @@ def build(settings: settings_module.Settings) -> Services:
     )
     store = Store(client, limits)
     outbox = Outbox(client) if settings.development else None
-    providers = build_providers(routing, settings.send_timeout, outbox)
+    providers = build_providers(routing, settings.send_timeout, outbox, client)
     router = Router(routing, health.snapshot)
     templates = Templates(settings.issuer, routing.templates)
     for problem in templates.too_long(settings.code_length):

@@ -37,6 +37,7 @@ def _code_request(data: dict[str, str]) -> CodeRequest:
         phone=data.get("phone"),
         country=data.get("country"),
         email=data.get("email"),
+        wechat_openid=data.get("wechat_openid"),
         channel=data.get("channel", "sms"),
         purpose=data.get("purpose", "login"),
         locale=data.get("locale", "en"),
@@ -74,6 +75,8 @@ def verify_code() -> Response:
 
 
 def _channel_of(data: dict[str, str]) -> str:
+    if "wechat_openid" in data:
+        return "wechat"
     return "email" if "email" in data and "phone" not in data else "sms"
 
 

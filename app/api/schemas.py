@@ -28,6 +28,7 @@ CODE = Whole(r"^[0-9]{4,10}$", error="4 to 10 digits.")
 VERIFICATION_ID = Whole(r"^[A-Za-z0-9_-]{1,64}$", error="A verification id.")
 # Formatting is phonenumbers' to judge; control characters never belong in a number.
 PHONE = Whole(r"^[^\x00-\x1f\x7f]{3,32}$", error="3 to 32 characters, no control characters.")
+OPENID = Whole(r"^[A-Za-z0-9_-]{6,64}$", error="An openid of the WeChat Official Account.")
 
 
 class _Strict(Schema):
@@ -39,12 +40,16 @@ class CodeRequestSchema(_Strict):
     phone = fields.String(validate=PHONE)
     country = fields.String(validate=COUNTRY)
     email = fields.Email(validate=validate.Length(max=254))
+    wechat_openid = fields.String(validate=OPENID)
     channel = fields.String(load_default="sms", validate=validate.OneOf(CHANNELS))
     purpose = fields.String(load_default="login", validate=PURPOSE)
     locale = fields.String(load_default="en", validate=LOCALE)
 
     @validates_schema
     def _destination(self, data: dict[str, object], **_: object) -> None:
+        if data.get("channel") == "wechat" or "wechat_openid" in data:
+            _wechat_destination(data)
+            return
         if data.get("channel") == "email":
             if "email" not in data:
                 raise ValidationError("Required for the email channel.", "email")
@@ -57,12 +62,23 @@ class VerifySchema(_Strict):
     phone = fields.String(validate=PHONE)
     country = fields.String(validate=COUNTRY)
     email = fields.Email(validate=validate.Length(max=254))
+    wechat_openid = fields.String(validate=OPENID)
     purpose = fields.String(load_default="login", validate=PURPOSE)
     code = fields.String(required=True, validate=CODE)
 
     @validates_schema
     def _target(self, data: dict[str, object], **_: object) -> None:
-        if "id" not in data and "phone" not in data and "email" not in data:
+        if not {"id", "phone", "email", "wechat_openid"} & data.keys():
             raise ValidationError(
                 "Give the verification id, or the phone (or email) and purpose.", "id"
             )
+
+
+def _wechat_destination(data: dict[str, object]) -> None:
+    """WeCom finds its member by phone; an Official Account knows its follower by openid."""
+    if data.get("channel") != "wechat":
+        raise ValidationError("Only for the wechat channel.", "wechat_openid")
+    if ("phone" in data) == ("wechat_openid" in data):
+        raise ValidationError(
+            "Give either a phone (WeCom) or a wechat_openid (Official Account).", "wechat_openid"
+        )

@@ -23,6 +23,7 @@ from .reader import CHANNELS, Reader, RoutingError
 PROVIDER_KINDS = frozenset(
     {"twilio", "sns", "aliyun", "tencent", "huawei", "http", "smtp", "console"}
     | {"cams", "tencent_voice", "cmsi"}
+    | {"wecom", "wechat_mp"}
 )
 # Channels an adapter type can serve at all (http serves whatever the user declares).
 KIND_CHANNELS: dict[str, frozenset[str]] = {
@@ -35,6 +36,8 @@ KIND_CHANNELS: dict[str, frozenset[str]] = {
     "cams": frozenset({"whatsapp"}),
     "tencent_voice": frozenset({"voice"}),
     "cmsi": frozenset({"sms", "voice", "email", "wechat"}),
+    "wecom": frozenset({"wechat"}),
+    "wechat_mp": frozenset({"wechat"}),
     "http": CHANNELS,
     "console": CHANNELS,
 }

@@ -58,8 +58,9 @@ def takes(kind: str | None, channel: str) -> bool:
 
 
 def kind_of(address: str) -> str | None:
-    """The kind of a stored destination (an E.164 number), None for an e-mail address."""
-    return None if "@" in address else parse(address).kind
+    """The kind of a stored destination: an E.164 number's, None for an e-mail address or a
+    WeChat openid."""
+    return parse(address).kind if address.startswith("+") else None
 
 
 def check_channel(destination: Destination, channel: str) -> None:
@@ -82,3 +83,10 @@ def mask(e164: str) -> str:
 def mask_email(address: str) -> str:
     user, _, domain = address.partition("@")
     return (user[:1] + "***@" + domain) if domain else "***"
+
+
+def mask_openid(openid: str) -> str:
+    """oUpF8uMuAJO_M2pxb1Q9zNjWeS6o -> oUpF***eS6o: recognisable, not usable."""
+    if len(openid) <= 8:
+        return openid[:1] + "***"
+    return openid[:4] + "***" + openid[-4:]

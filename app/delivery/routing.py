@@ -21,7 +21,8 @@ from .config import OwnNumber, Resource, RoutingConfig
 from .health import Availability
 from .phone import takes
 
-EMAIL_COUNTRY = ""  # e-mail has no country: it always takes the default own senders
+# E-mail addresses and WeChat openids have no country: they take the default own senders.
+EMAIL_COUNTRY = ""
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,14 @@ class Router:
             self.check_country(country)
         steps, skipped, scheduled, why = self._steps(country, channel, seed)
         fallback = self.config.fallbacks.get(channel)
-        # Rule 7, only to a number that can receive the fallback channel.
-        if fallback in self.config.channels and fallback is not None and takes(kind, fallback):
+        # Rule 7, only to a destination that can receive the fallback channel: no text to a
+        # fixed line, no phone channel for an address without a country (e-mail, openid).
+        if (
+            fallback is not None
+            and fallback in self.config.channels
+            and takes(kind, fallback)
+            and country != EMAIL_COUNTRY
+        ):
             more, more_skipped, _, _ = self._steps(country, fallback, seed)
             steps += more
             skipped += more_skipped

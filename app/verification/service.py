@@ -30,6 +30,7 @@ class CodeRequest:
     channel: str
     purpose: str
     locale: str
+    wechat_openid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class VerificationService:
 
     def target(self, req: CodeRequest) -> Target:
         """Rule 1: parse and classify the destination before anything is stored."""
+        if req.wechat_openid:  # an Official Account follower: no phone, so no country
+            return Target(req.wechat_openid, EMAIL_COUNTRY, phone.mask_openid(req.wechat_openid))
         if req.channel == "email":
             if not req.email:
                 raise ApiError(

@@ -14,7 +14,9 @@ from .store import STATUS_NAMES
 def masked(fields: dict[str, str]) -> str:
     """A stored verification's destination, masked."""
     to = fields["to"]
-    return phone.mask_email(to) if "@" in to else phone.mask(to)
+    if not to.startswith("+"):  # an e-mail address or a WeChat openid
+        return phone.mask_email(to) if "@" in to else phone.mask_openid(to)
+    return phone.mask(to)
 
 
 def attempts(fields: dict[str, str]) -> list[dict[str, Any]]:

@@ -21,13 +21,17 @@ CALLS = f"/2010-04-01/Accounts/{SID}/Calls.json"
 RECEIPT_URL = "https://otp.example.com/receipts/twilio-main"
 
 
-def settings(httpserver: HTTPServer, **extra: str) -> dict[str, str]:
+def settings(httpserver: HTTPServer, **extra: object) -> dict[str, object]:
+    # WhatsApp as plain text within the 24-hour window; templates: test_twilio_whatsapp.py.
     base = {"account_sid": SID, "auth_token": TOKEN, "from_number": "+15005550006"}
-    return {**base, "base_url": httpserver.url_for("/"), **extra}
+    return {**base, "base_url": httpserver.url_for("/"), "session_messages": True, **extra}
 
 
 def provider(
-    httpserver: HTTPServer, timeout: float = 2.0, channels: str = "sms whatsapp voice", **extra: str
+    httpserver: HTTPServer,
+    timeout: float = 2.0,
+    channels: str = "sms whatsapp voice",
+    **extra: object,
 ) -> TwilioProvider:
     configured = settings(httpserver, **extra)
     return TwilioProvider.from_settings("t", frozenset(channels.split()), configured, timeout)
@@ -156,7 +160,7 @@ def test_connection_refused_is_transient(httpserver: HTTPServer) -> None:
     ],
 )
 def test_missing_setting_names_the_key(
-    httpserver: HTTPServer, change: dict[str, str], key: str
+    httpserver: HTTPServer, change: dict[str, object], key: str
 ) -> None:
     changed, sms = {**settings(httpserver), **change}, frozenset({"sms"})
     assert config_error_key(TwilioProvider.from_settings, "t", sms, changed, 5.0) == key

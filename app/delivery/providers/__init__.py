@@ -19,6 +19,8 @@ PROVIDER_TYPES: dict[str, str] = {
     "cams": "app.delivery.providers.cams:CamsProvider",
     "tencent_voice": "app.delivery.providers.tencent_voice:TencentVoiceProvider",
     "cmsi": "app.delivery.providers.cmsi:CmsiProvider",
+    "wecom": "app.delivery.providers.wecom:WecomProvider",
+    "wechat_mp": "app.delivery.providers.wechat_mp:WechatMpProvider",
 }
 
 

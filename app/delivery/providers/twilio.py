@@ -15,6 +15,7 @@ from ._common import (
     redact,
     require,
 )
+from ._whatsapp import WhatsAppContent
 from .base import (
     CallbackAnswer,
     CallbackRequest,
@@ -47,7 +48,17 @@ _ROUTE_CODES = frozenset(
         21408,  # permission to send to this region not enabled
         21606,  # 'From' is not a message-capable number of this account
         21612,  # cannot route to this number
+        # WhatsApp: the sender, the template or this recipient on WhatsApp. None stops the plan:
+        # the number may still take an SMS through a channel fallback.
+        63003,  # the To address is not on WhatsApp (any more)
         63007,  # WhatsApp sender not found for this account
+        63014,  # the recipient blocked the business on WhatsApp
+        63016,  # outside the 24-hour window: a template (ContentSid) is needed
+        63024,  # invalid message recipient
+        63027,  # the template does not exist for this language and locale
+        63028,  # the number of template parameters does not match
+        63032,  # WhatsApp does not deliver to this user (part of a Meta experiment)
+        63049,  # Meta chose not to deliver this message
     }
 )
 _TRANSIENT_CODES = frozenset(
@@ -89,13 +100,20 @@ class TwilioProvider:
     """Sends through Twilio's Messages and Calls APIs."""
 
     def __init__(
-        self, name: str, channels: frozenset[str], client: Any, validator: Any, senders: _Senders
+        self,
+        name: str,
+        channels: frozenset[str],
+        client: Any,
+        validator: Any,
+        senders: _Senders,
+        whatsapp: WhatsAppContent,
     ) -> None:
         self.name = name
         self.channels = channels
         self._client = client
         self._validator = validator
         self._senders = senders
+        self._whatsapp = whatsapp
 
     @classmethod
     def from_settings(
@@ -104,13 +122,14 @@ class TwilioProvider:
         """Validate the settings and build the SDK client once."""
         check_channels(channels, CHANNELS)
         senders = _senders(settings, channels)
+        whatsapp = WhatsAppContent.from_settings(settings, channels)
         account_sid, auth_token = require(settings, "account_sid"), require(settings, "auth_token")
         try:
             from twilio.request_validator import RequestValidator
         except ImportError as exc:
             raise missing_extra("twilio") from exc
         client = _client(account_sid, auth_token, optional(settings, "base_url"), timeout)
-        return cls(name, channels, client, RequestValidator(auth_token), senders)
+        return cls(name, channels, client, RequestValidator(auth_token), senders, whatsapp)
 
     def send(self, message: Message) -> SendResult:
         """Send one SMS, WhatsApp message or voice call."""
@@ -145,7 +164,8 @@ class TwilioProvider:
 
     def _message(self, message: Message) -> Any:
         prefix = "whatsapp:" if message.channel == "whatsapp" else ""
-        params = {"to": prefix + message.to, "body": message.text, **self._origin(message, prefix)}
+        content = self._whatsapp.params(message) if prefix else {"body": message.text}
+        params = {"to": prefix + message.to, **content, **self._origin(message, prefix)}
         if self._senders.status_callback:
             params["status_callback"] = self._senders.status_callback
         return self._client.messages.create(**params)
