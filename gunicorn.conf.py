@@ -7,9 +7,13 @@ import shutil
 from importlib.util import find_spec
 from pathlib import Path
 
-# app/cpus.py, run without importing the service into this master process: importing it would
-# load prometheus_client before PROMETHEUS_MULTIPROC_DIR is set below.
-_cpus = runpy.run_path(str(Path(find_spec("app").origin).with_name("cpus.py")))
+from gunicorn.glogging import Logger
+
+# app/cpus.py and app/masking.py, run without importing the service into this master process:
+# importing it would load prometheus_client before PROMETHEUS_MULTIPROC_DIR is set below.
+_app_dir = Path(find_spec("app").origin).parent
+_cpus = runpy.run_path(str(_app_dir / "cpus.py"))
+_masking = runpy.run_path(str(_app_dir / "masking.py"))
 
 bind = os.environ.get("OTP_BIND", "0.0.0.0:8000")
 # Two per CPU this process may use (its affinity and cgroup quota, not the host's count).
@@ -20,17 +24,37 @@ timeout = 30
 # On SIGTERM a worker stops accepting and finishes its in-flight requests within this time.
 graceful_timeout = 25
 keepalive = 5
-# One listening socket per worker: the kernel spreads connections over the workers instead of
-# letting whichever wins the first accept race keep most of them.
-reuse_port = True
+# OTP_REUSE_PORT=true: one listening socket per worker, so the kernel spreads connections over
+# the workers instead of letting whichever wins the first accept race keep most of them. Off by
+# default: with it a second instance started on the same port (a second `scripts/serve`, a
+# stale container) would silently share the port instead of failing with "address in use".
+reuse_port = os.environ.get("OTP_REUSE_PORT", "").strip().lower() in {"1", "true", "yes", "on"}
+# gunicorn's control socket (a file shared by every instance of a user) is not used.
+control_socket_disable = True
 # The service logs one JSON line per request itself; OTP_ACCESS_LOG="" turns gunicorn's off.
 accesslog = os.environ.get("OTP_ACCESS_LOG", "-") or None
+
+
+class MaskedAccessLog(Logger):
+    """gunicorn's logger, with phone numbers and e-mail addresses masked in the access log's
+    request line, path, query string and referrer, as the service's own lines are."""
+
+    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "U", "q", "f"):
+            if isinstance(atoms.get(name), str):
+                atoms[name] = _masking["mask_text"](atoms[name])
+        return atoms
+
+
+logger_class = MaskedAccessLog
 access_log_format = json.dumps(
     {
         "log": "access",
         "remote": "%(h)s",
         "method": "%(m)s",
         "path": "%(U)s",
+        "query": "%(q)s",
         "status": "%(s)s",
         "bytes": "%(B)s",
         "duration_ms": "%(M)s",
@@ -45,6 +69,17 @@ _metrics_dir = Path(
         "PROMETHEUS_MULTIPROC_DIR", str(Path(os.environ.get("OTP_DATA_DIR", "var")) / "metrics")
     )
 )
+
+
+def when_ready(server: object) -> None:
+    """Name the addresses served: with reuse_port the master holds no socket of its own, and
+    gunicorn's own line would name none."""
+    if reuse_port:
+        addresses = [
+            f"http://{address[0]}:{address[1]}" if isinstance(address, tuple) else f"unix:{address}"
+            for address in server.cfg.address  # type: ignore[attr-defined]
+        ]
+        server.log.info("Listening at: %s (reuse_port)", ",".join(addresses))  # type: ignore[attr-defined]
 
 
 def on_starting(server: object) -> None:

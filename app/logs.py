@@ -1,8 +1,8 @@
 """JSON log lines: one per request and one per send attempt, with phone numbers masked.
 
 Every record carries the request id (from `X-Request-ID`, or a new one) when it is written
-inside a request; digit runs that could be a phone number or a code are masked in messages
-and tracebacks, so a log line never carries either.
+inside a request; phone numbers, e-mail addresses and the codes of the request at hand are
+masked in messages and tracebacks (app/masking.py), so a log line never carries them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import time
 import uuid
 
 from flask import Flask, Response, g, has_request_context, request
+
+from app import masking
+from app.masking import mask_text
 
 # Extra attributes copied from a record into its JSON line when present.
 FIELDS = (
@@ -33,15 +36,7 @@ FIELDS = (
     "error_code",
     "reason",
 )
-_PHONE = re.compile(r"\+\d{6,15}")
-_DIGITS = re.compile(r"(?<!\d)\d{4,}(?!\d)")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def mask_text(text: str) -> str:
-    """+8613800138000 -> +86138****8000; any other run of 4+ digits -> ****."""
-    text = _PHONE.sub(lambda m: m.group()[:6] + "****" + m.group()[-4:], text)
-    return _DIGITS.sub("****", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -95,10 +90,11 @@ def configure(level: str = "INFO") -> None:
     # Fields no line carries, each costly on every record (the logging HOWTO's "Optimization").
     logging._srcfile = None  # type: ignore[attr-defined]  # no caller lookup
     logging.logThreads = False
-    logging.logProcesses = False
     logging.logMultiprocessing = False
-    # botocore at DEBUG would log request bodies, which hold the phone number and the code.
+    # botocore at DEBUG would log request bodies, which hold the phone number and the code;
+    # twilio logs every request's URL and headers at INFO.
     logging.getLogger("botocore").setLevel(logging.INFO)
+    logging.getLogger("twilio").setLevel(logging.WARNING)
 
 
 def init_app(app: Flask) -> None:
@@ -107,6 +103,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def start() -> None:
+        masking.begin()
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         g.started = time.perf_counter()

@@ -112,28 +112,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def gunicorn_command(port: int, *args: str) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", *args, "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+
+
 @pytest.fixture
 def gunicorn(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """Serve `wsgi:app` with gunicorn: start(env overrides, *gunicorn arguments) -> base URL.
+    """Serve `wsgi:app` with gunicorn: start(env overrides, *gunicorn arguments, log=None) ->
+    base URL; `log` is a file for gunicorn's standard output and error.
 
     Development mode with OTP_DATA_DIR in the test's directory; stopped with SIGTERM after the
     test."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(env: dict[str, str], *args: str) -> str:
-        port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            *args,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "wsgi:app",
-        ]
+    def start(env: dict[str, str], *args: str, log: Path | None = None, port: int = 0) -> str:
+        port = port or free_port()
         environment = {**os.environ, "OTP_ENV": "development", "OTP_DATA_DIR": str(tmp_path), **env}
+        output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - the child's
         processes.append(
-            subprocess.Popen(command, cwd=ROOT, env=environment, stderr=subprocess.DEVNULL)
+            subprocess.Popen(
+                gunicorn_command(port, *args),
+                cwd=ROOT,
+                env=environment,
+                stdout=output,
+                stderr=output,
+            )
         )
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import request
+from flask import g, request
 from marshmallow import Schema
 
 from app.errors import ApiError
@@ -27,9 +27,15 @@ def parse() -> Any:
     if not request.is_json:
         raise ApiError("unsupported_media_type", "Send the body as application/json.")
     raw = request.get_data(cache=True)  # 413 from werkzeug past MAX_CONTENT_LENGTH
+    limit = request.max_content_length
+    # A chunked body is cut at the limit without a word: one more byte means it was longer.
+    chunked = request.content_length is None and limit and len(raw) >= limit
+    if chunked and request.environ["wsgi.input"].read(1):
+        raise ApiError("payload_too_large", f"The body is over {limit} bytes.")
     try:
-        return json.loads(raw)
+        g.json_body = json.loads(raw)
     except RecursionError:
         raise ApiError("validation_error", "The body is nested too deeply.") from None
     except ValueError:
         raise ApiError("validation_error", "The body is not valid JSON.") from None
+    return g.json_body

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from app.errors import ApiError, envelope
 from app.verification.codes import VerificationRef
@@ -81,8 +81,9 @@ def answer(scope: VerificationRef, produce: Callable[[], Response]) -> Response:
 
 
 def _canonical_body() -> str:
-    """The body as its JSON value, so key order and spacing do not make it another call."""
-    return json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":"))
+    """The body as its JSON value (read by app/api/body.py), so key order and spacing do not
+    make it another call."""
+    return json.dumps(g.get("json_body"), sort_keys=True, separators=(",", ":"))
 
 
 def _worth_keeping(status: int) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+from app import masking
 from app.errors import ApiError
 
 # Types a one-time code can reach; premium-rate, shared-cost, pagers and the like are refused.
@@ -73,16 +74,8 @@ def check_channel(destination: Destination, channel: str) -> None:
         )
 
 
-def mask(e164: str) -> str:
-    """+8613800138000 -> +86138****8000: enough to recognise, not to dial."""
-    if len(e164) < 9:
-        return e164[:3] + "*" * max(0, len(e164) - 3)
-    return e164[:6] + "****" + e164[-4:]
-
-
-def mask_email(address: str) -> str:
-    user, _, domain = address.partition("@")
-    return (user[:1] + "***@" + domain) if domain else "***"
+mask = masking.mask_number
+mask_email = masking.mask_email
 
 
 def mask_openid(openid: str) -> str:

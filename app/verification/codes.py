@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import pyotp
 
+from app import masking
+
 TAG_LEN = 10  # base32 chars of the phone's hash tag (50 bits)
 PURPOSE_LEN = 4  # base32 chars of the purpose's hash (20 bits)
 RAND_LEN = 16  # base32 chars of randomness per verification (80 bits)
@@ -96,11 +98,12 @@ class Codes:
 
     def code(self, verification_id: str, destination: str) -> str:
         """The code of a verification: fixed for a configured test number, else HOTP."""
-        fixed = self._test_numbers.get(destination)
-        if fixed is not None:
-            return fixed
-        key = base64.b32encode(self._mac("code", verification_id)).decode()
-        return pyotp.HOTP(key, digits=self.length).at(0)
+        code = self._test_numbers.get(destination)
+        if code is None:
+            key = base64.b32encode(self._mac("code", verification_id)).decode()
+            code = pyotp.HOTP(key, digits=self.length).at(0)
+        masking.keep_out(code)  # whatever is logged while it is in hand
+        return code
 
     def digest(self, ref: VerificationRef, code: str) -> bytes:
         """What Redis stores and compares: an HMAC binding the code to its verification slot."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from rq import Queue
 
+from app import masking
 from app.delivery import jobs, phone
 from app.delivery.dispatch import Dispatcher, Draft, Outcome, last_delivered, last_sent
 from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
@@ -235,6 +236,7 @@ class VerificationService:
 
     def verify(self, ref: VerificationRef, code: str) -> dict[str, Any]:
         """Check a code in one atomic step; approval returns a signed token."""
+        masking.keep_out(code)
         checked = self.store.verify(ref, self.codes.digest(ref, code))
         metrics.VERIFY_OUTCOMES.labels(checked.outcome).inc()
         if checked.outcome == "approved":
