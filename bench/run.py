@@ -10,6 +10,9 @@ correct codes and with wrong codes: a warm-up each, then rounds in which every e
 turn, so that a burst of load from elsewhere on the machine hits all of them alike; each figure
 is the median over the rounds, each ratio the median of the ratios to hello in the same round.
 Prints a table and the project's targets, and writes both to bench/results/<UTC time>.json.
+`--compare REV` also serves the service as it was at git revision REV (checked out in a
+scratch worktree, same Redis, same settings) and drives its endpoints in the same rounds: a
+change's before and after, each as a ratio to the same hello.
 Needs wrk: apt-get install -y wrk.
 """
 
@@ -95,13 +98,19 @@ class Server:
         return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def endpoints(correct: Path, wrong: Path) -> list[Endpoint]:
-    return [
-        Endpoint(HELLO, "hello", "/hello", "hello.lua", 200),
-        Endpoint("POST /otp/request", "otp", "/otp/request", "request.lua", 202),
-        Endpoint("POST /otp/verify (correct)", "otp", "/otp/verify", "verify.lua", 200, correct),
-        Endpoint("POST /otp/verify (wrong)", "otp", "/otp/verify", "verify.lua", 400, wrong),
-    ]
+def endpoints(pools: dict[str, tuple[Path, Path]]) -> list[Endpoint]:
+    """hello, and the three service endpoints of each served version ("otp" is this one)."""
+    measured = [Endpoint(HELLO, "hello", "/hello", "hello.lua", 200)]
+    for app, (correct, wrong) in pools.items():
+        at = "" if app == "otp" else f" {app.removeprefix('otp')}"
+        measured += [
+            Endpoint(f"POST /otp/request{at}", app, "/otp/request", "request.lua", 202),
+            Endpoint(
+                f"POST /otp/verify (correct){at}", app, "/otp/verify", "verify.lua", 200, correct
+            ),
+            Endpoint(f"POST /otp/verify (wrong){at}", app, "/otp/verify", "verify.lua", 400, wrong),
+        ]
+    return measured
 
 
 def options() -> argparse.Namespace:
@@ -116,6 +125,9 @@ def options() -> argparse.Namespace:
     parser.add_argument("--pending", type=int, default=100_000, help="verifications created")
     parser.add_argument("--redis-url", help=f"default {DEFAULT_REDIS}, else an embedded Redis")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
+    parser.add_argument(
+        "--compare", action="append", default=[], metavar="REV", help="also serve git REV"
+    )
     args = parser.parse_args()
     # Each is one digit of the phone numbers POST /otp/request sends.
     if not 1 <= args.threads <= 10 or not 1 <= args.rounds <= 9:
@@ -185,14 +197,18 @@ def service_env(url: str) -> dict[str, str]:
 def run(args: argparse.Namespace, url: str, client: Any, scratch: Path) -> dict[str, Any]:
     env = service_env(url)
     trips = round_trips(env, scratch / "inprocess.log")
-    memory, correct, wrong = pending_pool(args.pending, env, client, scratch)
+    apps = ["otp", *(f"otp@{rev}" for rev in args.compare)]
+    memory, pools = pending_pool(args.pending, env, client, scratch, apps)
     hello_app = ["--pythonpath", str(BENCH), "hello:app"]
-    measured = endpoints(correct, wrong)
-    with (
-        serve(args, "hello", hello_app, {}, scratch) as hello,
-        serve(args, "service", ["wsgi:app"], env, scratch) as otp,
-    ):
-        results = drive(args, {"hello": hello, "otp": otp}, measured)
+    measured = endpoints(pools)
+    with contextlib.ExitStack() as stack:
+        servers = {"hello": stack.enter_context(serve(args, "hello", hello_app, {}, scratch))}
+        servers["otp"] = stack.enter_context(serve(args, "service", ["wsgi:app"], env, scratch))
+        for rev in args.compare:
+            tree = stack.enter_context(checkout(rev, scratch))
+            served = serve(args, f"service-{rev}", ["wsgi:app"], env, scratch, tree)
+            servers[f"otp@{rev}"] = stack.enter_context(served)
+        results = drive(args, servers, measured)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(client),
@@ -205,14 +221,32 @@ def run(args: argparse.Namespace, url: str, client: Any, scratch: Path) -> dict[
 
 
 @contextlib.contextmanager
+def checkout(rev: str, scratch: Path) -> Iterator[Path]:
+    """The project as it was at `rev`, in a scratch worktree removed afterwards."""
+    tree = scratch / f"rev-{re.sub(r'[^A-Za-z0-9]', '_', rev)}"
+    git = ["git", "-C", str(ROOT)]
+    subprocess.run([*git, "worktree", "add", "--detach", str(tree), rev], check=True)
+    try:
+        yield tree
+    finally:
+        subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
+
+
+@contextlib.contextmanager
 def serve(
-    args: argparse.Namespace, name: str, app_args: list[str], env: dict[str, str], scratch: Path
+    args: argparse.Namespace,
+    name: str,
+    app_args: list[str],
+    env: dict[str, str],
+    scratch: Path,
+    tree: Path = ROOT,
 ) -> Iterator[Server]:
-    """One app under gunicorn with the service's config file and the benchmark's settings."""
+    """One app under gunicorn with the service's config file and the benchmark's settings;
+    `tree` is the checkout served (its `app` package comes first on the path)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+    command = [sys.executable, "-m", "gunicorn", "-c", str(tree / "gunicorn.conf.py")]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
     command += ["--worker-class", "gthread", "--threads", str(args.worker_threads)]
     command += ["--reuse-port", "--access-logfile", "/dev/null", *app_args]
@@ -220,7 +254,7 @@ def serve(
     env = {**os.environ, "OTP_DATA_DIR": str(scratch / name), **env}
     log = scratch / f"{name}.log"
     with open(log, "wb") as out:  # the console provider prints every message here
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+        process = subprocess.Popen(command, cwd=tree, env=env, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + ("/hello" if "hello:app" in app_args else "/readyz"), process, log)
@@ -323,10 +357,11 @@ def round_trips(env: dict[str, str], log: Path) -> list[dict[str, Any]]:
 
 
 def pending_pool(
-    count: int, env: dict[str, str], client: Any, scratch: Path
-) -> tuple[dict[str, Any], Path, Path]:
+    count: int, env: dict[str, str], client: Any, scratch: Path, apps: list[str]
+) -> tuple[dict[str, Any], dict[str, tuple[Path, Path]]]:
     """Create `count` pending verifications through the service (one process per core), note
-    the Redis memory they take, and split them into the pools of the two verify runs."""
+    the Redis memory they take, and split them into the pools of the two verify runs of each
+    served version."""
     processes = os.cpu_count() or 2
     print(f"{count} pending verifications through the service, {processes} processes", flush=True)
     memory, keys, started = used_memory(client), client.dbsize(), time.monotonic()
@@ -346,13 +381,18 @@ def pending_pool(
         "created_per_second": round(count / seconds),
         "bytes_per_key": key_sizes(client),
     }
-    split = int(count * CORRECT_SHARE)
-    correct = write_pool(scratch / "correct.txt", made[:split])
-    wrong = write_pool(
-        scratch / "wrong.txt",
-        [(vid, redis_cost.wrong(code)) for vid, code in made[split:] for _ in range(WRONG_TRIES)],
-    )
-    return result, correct, wrong
+    pools = {}
+    for n, app in enumerate(apps):
+        share = made[n :: len(apps)]
+        split = int(len(share) * CORRECT_SHARE)
+        name = re.sub(r"[^A-Za-z0-9]", "_", app)
+        correct = write_pool(scratch / f"{name}-correct.txt", share[:split])
+        wrong = write_pool(
+            scratch / f"{name}-wrong.txt",
+            [(v, redis_cost.wrong(code)) for v, code in share[split:] for _ in range(WRONG_TRIES)],
+        )
+        pools[app] = (correct, wrong)
+    return result, pools
 
 
 def create_verifications(env: dict[str, str], numbers: range, log: Path) -> list[tuple[str, str]]:
@@ -365,7 +405,7 @@ def create_verifications(env: dict[str, str], numbers: range, log: Path) -> list
             req = CodeRequest(
                 to, country=None, email=None, channel="sms", purpose="login", locale="en"
             )
-            answer = service.request(req)
+            answer = service.request(req, service.target(req))
             made.append((answer["id"], service.codes.code(answer["id"], to)))
     return made
 

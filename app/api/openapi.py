@@ -197,9 +197,15 @@ def _trusted(operation: dict[str, Any]) -> dict[str, Any]:
     return {**operation, "security": [{"apiKey": []}], "x-caller": "trusted"}
 
 
+def _limited(answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer of a per-IP limited endpoint: the limit's headers, when they are turned on."""
+    return {**answer, "headers": {**answer.get("headers", {}), **RATE_LIMIT_HEADERS}}
+
+
 def _replayable(answer: dict[str, Any]) -> dict[str, Any]:
     """An answer that may be the stored first answer to an Idempotency-Key."""
-    return {**answer, "headers": {"Idempotent-Replayed": "IdempotentReplayed"}}
+    headers = {"Idempotent-Replayed": "IdempotentReplayed"}
+    return _limited({**answer, "headers": headers})
 
 
 def _body(schema: type[Schema], description: str, examples: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +217,19 @@ RETRY_AFTER = {
     "description": "Seconds to wait before trying again; sent with rate_limited and unavailable.",
     "schema": {"type": "integer", "minimum": 1},
     "example": 30,
+}
+
+RATE_LIMIT_HEADERS = {
+    name: {
+        "description": f"{words} Sent only with RATELIMIT_HEADERS_ENABLED=true.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+    for name, words in [
+        ("RateLimit-Limit", "Requests this client may make in the current window."),
+        ("RateLimit-Remaining", "Requests left in the window."),
+        ("RateLimit-Reset", "Seconds until the window resets."),
+        ("X-RateLimit-Reset", "The Unix time the window resets."),
+    ]
 }
 
 IDEMPOTENT_REPLAYED = {
@@ -459,7 +478,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "For the holder of the id: the same code, through the route that avoids the "
             "provider that delivered last, once `resend_after` seconds have passed. No body.",
             {
-                "202": _json("The code is on its way again.", r.CodeRequestedSchema),
+                "202": _limited(_json("The code is on its way again.", r.CodeRequestedSchema)),
                 **_errors(
                     "not_found",
                     "no_route",
