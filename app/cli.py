@@ -6,10 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.delivery import jobs
 from app.delivery import phone as phones
 from app.errors import ApiError
 from app.metrics import worker as worker_metrics
+from app.verification import jobs
 
 otp = AppGroup("otp", help="Operate the OTP service.")
 
@@ -77,7 +77,6 @@ def worker(burst: bool, metrics_port: int | None) -> None:
 
     services = current_app.extensions["otp"]
     worker_metrics.start(metrics_port)
-    jobs.bind(services)
     # One webhook sender in this process, not one per forked job.
     services.webhooks.autostart = False
     services.webhooks.start()

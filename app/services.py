@@ -16,7 +16,6 @@ from app import storage
 from app.api.auth import key_digests
 from app.api.idempotency import Records
 from app.delivery import config as routing_config
-from app.delivery import jobs
 from app.delivery.config import RoutingConfig
 from app.delivery.dispatch import Dispatcher
 from app.delivery.health import Health
@@ -27,6 +26,7 @@ from app.delivery.reader import RoutingError
 from app.delivery.receipts import Receipts
 from app.delivery.routing import Router
 from app.delivery.templates import Templates
+from app.verification import jobs
 from app.verification.codes import Codes
 from app.verification.service import VerificationService
 from app.verification.store import Limits, Store
@@ -122,8 +122,8 @@ def build(settings: settings_module.Settings) -> Services:
     templates = Templates(settings.issuer, routing.templates)
     for problem in templates.too_long(settings.code_length):
         log.warning("message text over 2 SMS segments (each is billed): %s", problem)
-    receipts = Receipts(client, store, health, providers)
-    dispatcher = Dispatcher(providers, health, store, receipts, templates, settings.plan_budget)
+    receipts = Receipts(client, health, providers, settings.ttl)
+    dispatcher = Dispatcher(providers, health, receipts, templates, settings.plan_budget)
     signer = TokenSigner(signing_key, settings.issuer, settings.token_ttl)
     codes = Codes(secret, settings.code_length, settings.test_numbers)
     webhooks = Webhooks(client, routing.webhooks)

@@ -35,7 +35,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -52,6 +52,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app, storage  # noqa: E402
+from app.verification.codes import Codes  # noqa: E402
 from app.verification.service import CodeRequest  # noqa: E402
 from app.verification.tokens import generate_pem  # noqa: E402
 
@@ -77,10 +78,11 @@ class Endpoint:
     script: str
     expected: int  # the status every answer should have
     pool: Path | None = None  # "<id>,<code>" lines for the verify script
+    runs_from: int = 0  # the request script's first run digit: versions use numbers of their own
 
     def script_args(self, run: int, first: int, threads: int) -> list[str]:
         if self.pool is None:
-            return [str(run)]
+            return [str(self.runs_from + run)]
         return [str(self.pool), str(first), str(threads)]
 
 
@@ -101,10 +103,11 @@ class Server:
 def endpoints(pools: dict[str, tuple[Path, Path]]) -> list[Endpoint]:
     """hello, and the three service endpoints of each served version ("otp" is this one)."""
     measured = [Endpoint(HELLO, "hello", "/hello", "hello.lua", 200)]
-    for app, (correct, wrong) in pools.items():
+    for n, (app, (correct, wrong)) in enumerate(pools.items()):
         at = "" if app == "otp" else f" {app.removeprefix('otp')}"
+        runs = 4 * n  # the warm-up and at most three rounds each
         measured += [
-            Endpoint(f"POST /otp/request{at}", app, "/otp/request", "request.lua", 202),
+            Endpoint(f"POST /otp/request{at}", app, "/otp/request", "request.lua", 202, None, runs),
             Endpoint(
                 f"POST /otp/verify (correct){at}", app, "/otp/verify", "verify.lua", 200, correct
             ),
@@ -132,6 +135,8 @@ def options() -> argparse.Namespace:
     # Each is one digit of the phone numbers POST /otp/request sends.
     if not 1 <= args.threads <= 10 or not 1 <= args.rounds <= 9:
         parser.error("--threads must be between 1 and 10, --rounds between 1 and 9")
+    if args.compare and (args.rounds > 3 or len(args.compare) > 1):
+        parser.error("--compare takes one revision, with at most 3 rounds")
     return args
 
 
@@ -197,17 +202,18 @@ def service_env(url: str) -> dict[str, str]:
 def run(args: argparse.Namespace, url: str, client: Any, scratch: Path) -> dict[str, Any]:
     env = service_env(url)
     trips = round_trips(env, scratch / "inprocess.log")
-    apps = ["otp", *(f"otp@{rev}" for rev in args.compare)]
-    memory, pools = pending_pool(args.pending, env, client, scratch, apps)
+    memory, pools = pending_pool(args.pending, env, client, scratch, ["otp"])
     hello_app = ["--pythonpath", str(BENCH), "hello:app"]
-    measured = endpoints(pools)
     with contextlib.ExitStack() as stack:
         servers = {"hello": stack.enter_context(serve(args, "hello", hello_app, {}, scratch))}
         servers["otp"] = stack.enter_context(serve(args, "service", ["wsgi:app"], env, scratch))
-        for rev in args.compare:
+        for n, rev in enumerate(args.compare, 1):
             tree = stack.enter_context(checkout(rev, scratch))
             served = serve(args, f"service-{rev}", ["wsgi:app"], env, scratch, tree)
-            servers[f"otp@{rev}"] = stack.enter_context(served)
+            server = servers[f"otp@{rev}"] = stack.enter_context(served)
+            # Its own verifications, made by its own code, on numbers of its own.
+            pools[f"otp@{rev}"] = http_pool(server.base, args.pending // 4, env, scratch, n)
+        measured = endpoints(pools)
         results = drive(args, servers, measured)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -408,6 +414,36 @@ def create_verifications(env: dict[str, str], numbers: range, log: Path) -> list
             answer = service.request(req, service.target(req))
             made.append((answer["id"], service.codes.code(answer["id"], to)))
     return made
+
+
+def http_pool(
+    base: str, count: int, env: dict[str, str], scratch: Path, version: int
+) -> tuple[Path, Path]:
+    """The verify pools of another served version, made through its own POST /otp/request
+    (its Lua scripts and record format), the codes derived as every version derives them."""
+    codes = Codes(env["OTP_SECRET"], 6, {})
+    numbers = [f"+49153{version}{n:07d}" for n in range(count)]
+    print(f"{count} pending verifications through {base}", flush=True)
+
+    def ask(to: str) -> tuple[str, str]:
+        body = json.dumps({"phone": to}).encode()
+        request = urllib.request.Request(
+            base + "/otp/request", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            verification_id = json.load(answer)["id"]
+        return verification_id, codes.code(verification_id, to)
+
+    with ThreadPoolExecutor(16) as pool:
+        made = list(pool.map(ask, numbers))
+    split = int(count * CORRECT_SHARE)
+    name = f"v{version}"
+    correct = write_pool(scratch / f"{name}-correct.txt", made[:split])
+    wrong = write_pool(
+        scratch / f"{name}-wrong.txt",
+        [(v, redis_cost.wrong(code)) for v, code in made[split:] for _ in range(WRONG_TRIES)],
+    )
+    return correct, wrong
 
 
 def write_pool(path: Path, pairs: list[tuple[str, str]]) -> Path:

@@ -17,5 +17,6 @@ def receipt(provider: str) -> Response:
     callback = CallbackRequest(
         url=request.url, headers=dict(request.headers), form=request.form.to_dict(), body=body
     )
-    answer = current_app.extensions["otp"].receipts.accept(provider, callback)
+    services = current_app.extensions["otp"]
+    answer = services.receipts.accept(provider, callback, services.service.record_receipt)
     return Response(answer.body, status=answer.status, content_type=answer.content_type)

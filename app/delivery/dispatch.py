@@ -1,7 +1,8 @@
-"""Run a route plan: try each step, fail over, record every attempt.
+"""Run a route plan: try each step, fail over, and say what happened.
 
 Nothing here depends on a request context, so the same function runs inline in a request
-or as a queued job.
+or as a queued job. Provider health and the receipts index are delivery's own and are queued
+on the caller's batch; the caller records the attempts on whatever it delivers for.
 """
 
 from __future__ import annotations
@@ -9,13 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from app.batch import Batch
 from app.metrics import families as metrics
-from app.verification.codes import VerificationRef
-from app.verification.store import Store
 
 from .health import HALF_OPEN, Health
 from .providers.base import RECIPIENT_FAILURES, FailureClass, Message, Provider, ProviderError
@@ -27,19 +25,6 @@ log = logging.getLogger(__name__)
 
 # Seconds to wait after a recipient throttle whose provider did not say how long.
 RECIPIENT_RETRY_AFTER = 60
-
-
-@dataclass(frozen=True)
-class Draft:
-    """What every attempt of one send shares."""
-
-    ref: VerificationRef
-    to: str
-    country: str
-    purpose: str
-    locale: str
-    code: str
-    ttl_minutes: int
 
 
 @dataclass
@@ -57,58 +42,6 @@ class Attempt:
     fallback: str = ""  # a channel the provider itself falls back to, armed with this send
     retry_after: int | None = None  # a recipient throttle's wait; not stored
 
-    def line(self) -> str:
-        """One compact line per attempt, stored on the verification: short enough (with a
-        console-sized message id) that Redis keeps the hash in its compact encoding."""
-        values = [
-            self.provider,
-            self.channel,
-            int(self.own_numbers),
-            round(self.started * 1000),
-            round((self.finished - self.started) * 1000),
-            self.outcome,
-            self.message_id,
-            self.error_class,
-            self.error_code,
-            "" if self.cost is None else self.cost,
-            self.fallback,
-        ]
-        return "|".join(str(v).replace("|", "/").replace("\n", " ") for v in values) + "\n"
-
-    @classmethod
-    def parse(cls, line: str) -> dict[str, Any]:
-        """The attempt a stored line describes, as the API shows it."""
-        # Lines stored before the fallback field have ten fields.
-        provider, channel, own, started, took, outcome, message_id, klass, code, cost, *more = (
-            line.split("|")
-        )
-        return {
-            "provider": provider,
-            "channel": channel,
-            "own_numbers": own == "1",
-            "started": int(started) / 1000,
-            "finished": (int(started) + int(took)) / 1000,
-            "outcome": outcome,
-            "message_id": message_id,
-            "error_class": klass,
-            "error_code": code,
-            "cost": float(cost) if cost else None,
-            "fallback": more[0] if more and more[0] else None,
-        }
-
-
-def last_sent(lines: str) -> dict[str, Any] | None:
-    """The last attempt that was accepted, from a verification's stored lines."""
-    sent = [Attempt.parse(line) for line in lines.splitlines() if line]
-    sent = [attempt for attempt in sent if attempt["outcome"] == "sent"]
-    return sent[-1] if sent else None
-
-
-def last_delivered(lines: str) -> str | None:
-    """The provider of the last attempt that was accepted."""
-    attempt = last_sent(lines)
-    return attempt["provider"] if attempt else None
-
 
 @dataclass
 class Outcome:
@@ -123,27 +56,31 @@ class Dispatcher:
         self,
         providers: Mapping[str, Provider],
         health: Health,
-        store: Store,
         receipts: Receipts,
         templates: Templates,
         budget: float,
     ) -> None:
         self.providers = providers
         self.health = health
-        self.store = store
         self.receipts = receipts
         self.templates = templates
         self.budget = budget
 
-    def run(self, plan: Plan, draft: Draft) -> Outcome:
-        """Try the plan's steps in order until one provider accepts the message."""
+    def run(self, plan: Plan, message: Message, batch: Batch) -> Outcome:
+        """Try the plan's steps in order until one provider accepts the message (its channel,
+        text and sender are the step's); health and the receipts index go on `batch`."""
+        text = self.templates.render(
+            message.purpose, message.locale, message.code, message.ttl_minutes
+        )
+        message = replace(message, text=text, app=self.templates.app_name)
         outcome = Outcome()
         deadline = time.monotonic() + self.budget
         for step in plan.steps:
             if time.monotonic() > deadline:
                 outcome.failure = "budget"
                 break
-            attempt = self._attempt(step, draft)
+            step_message = replace(message, channel=step.channel, sender=step.sender)
+            attempt = self._attempt(step, step_message)
             outcome.attempts.append(attempt)
             if attempt.outcome == "sent":
                 outcome.delivered = attempt
@@ -154,30 +91,30 @@ class Dispatcher:
                 break
         else:
             outcome.failure = "" if outcome.delivered else "exhausted"
-        self._record(draft, outcome)
+        self._record(batch, message, outcome)
         return outcome
 
-    def _attempt(self, step: Step, draft: Draft) -> Attempt:
+    def _attempt(self, step: Step, message: Message) -> Attempt:
         attempt = Attempt(
             step.provider, step.channel, step.own_numbers, time.time(), cost=step.cost
         )
-        if not self._may_probe(step, draft.country):
+        if not self._may_probe(step, message.country):
             attempt.outcome, attempt.error_class = "skipped", "probe_in_flight"
         else:
-            self._send(step, draft, attempt)
+            self._send(step.provider, message, attempt)
         attempt.finished = time.time()
-        metrics.SENDS.labels(step.provider, draft.country, step.channel, attempt.outcome).inc()
+        metrics.SENDS.labels(step.provider, message.country, step.channel, attempt.outcome).inc()
         if attempt.outcome in {"sent", "failed"}:
             latency = attempt.finished - attempt.started
             metrics.PROVIDER_DURATION.labels(step.provider).observe(latency)
         if attempt.outcome == "sent" and step.own_numbers:
-            metrics.OWN_NUMBERS.labels(step.provider, draft.country, step.channel).inc()
+            metrics.OWN_NUMBERS.labels(step.provider, message.country, step.channel).inc()
         log.info(
             "send attempt",
             extra={
-                "verification_id": draft.ref.id,
+                "verification_id": message.verification_id,
                 "provider": step.provider,
-                "country": draft.country,
+                "country": message.country,
                 "channel": step.channel,
                 "outcome": attempt.outcome,
                 "latency_ms": round((attempt.finished - attempt.started) * 1000, 1),
@@ -189,22 +126,9 @@ class Dispatcher:
         state = self.health.snapshot(country, [step.provider])[step.provider].state
         return state != HALF_OPEN or self.health.claim_probe(step.provider, country)
 
-    def _send(self, step: Step, draft: Draft, attempt: Attempt) -> None:
-        text = self.templates.render(draft.purpose, draft.locale, draft.code, draft.ttl_minutes)
-        message = Message(
-            to=draft.to,
-            channel=step.channel,
-            purpose=draft.purpose,
-            locale=draft.locale,
-            code=draft.code,
-            ttl_minutes=draft.ttl_minutes,
-            text=text,
-            verification_id=draft.ref.id,
-            sender=step.sender,
-            app=self.templates.app_name,
-        )
+    def _send(self, provider: str, message: Message, attempt: Attempt) -> None:
         try:
-            result = self.providers[step.provider].send(message)
+            result = self.providers[provider].send(message)
         except ProviderError as exc:
             attempt.outcome, attempt.error_class = "failed", exc.failure.value
             attempt.error_code = exc.provider_code or ""
@@ -213,7 +137,7 @@ class Dispatcher:
             return
         except Exception:
             # A bug in an adapter is not a provider failure: it must surface, not fail over.
-            log.exception("provider adapter raised", extra={"provider": step.provider})
+            log.exception("provider adapter raised", extra={"provider": provider})
             attempt.outcome, attempt.error_class = "error", "adapter_error"
             return
         attempt.message_id = result.message_id
@@ -221,19 +145,17 @@ class Dispatcher:
             attempt.cost = result.cost
         attempt.fallback = result.fallback or ""
 
-    def _record(self, draft: Draft, outcome: Outcome) -> None:
-        """Attempts, breaker outcomes and quota counts: one round trip."""
-        batch = Batch(self.store.client)
-        lines = "".join(a.line() for a in outcome.attempts)
-        self.store.record(batch, draft.ref, lines, failed=outcome.delivered is None)
+    def _record(self, batch: Batch, message: Message, outcome: Outcome) -> None:
+        """Queue the breaker outcomes, quota counts and the receipts index on `batch`."""
         if outcome.delivered:
             delivered = outcome.delivered
-            self.receipts.remember(batch, delivered.provider, delivered.message_id, draft.ref.id)
+            self.receipts.remember(
+                batch, delivered.provider, delivered.message_id, message.verification_id
+            )
         for attempt in outcome.attempts:
             if attempt.outcome in {"sent", "failed"}:
                 failure, sent = attempt.error_class or None, attempt.outcome == "sent"
-                self.health.record(batch, attempt.provider, draft.country, failure, sent)
-        batch.execute()
+                self.health.record(batch, attempt.provider, message.country, failure, sent)
 
 
 def _stop_reason(attempt: Attempt) -> str:

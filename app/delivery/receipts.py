@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, TypeGuard
 
 from app.batch import Batch
 from app.errors import ApiError
-from app.verification.codes import Codes
-from app.verification.store import Store
 
 from .health import ROUTE_FAILURE, Health
 from .providers.base import (
@@ -36,25 +35,31 @@ def takes_receipts(provider: Provider | None) -> TypeGuard[ReceiptParser]:
     return callable(getattr(provider, "parse_receipts", None))
 
 
+# Records a report on the verification a message belongs to: the verification's country when
+# the report is new, None when it is repeated or the verification is gone. The service layer
+# provides it (VerificationService.record_receipt).
+Recorder = Callable[[str, Receipt], str | None]
+
+
 class Receipts:
     def __init__(
-        self, client: Any, store: Store, health: Health, providers: dict[str, Provider]
+        self, client: Any, health: Health, providers: dict[str, Provider], ttl: int
     ) -> None:
         self.client = client
-        self.store = store
         self.health = health
         self.providers = providers
+        self.ttl = ttl  # of the message id index: the verification's lifetime
 
     def remember(self, batch: Batch, provider: str, message_id: str, verification_id: str) -> None:
         """Queue the message id -> verification index, for providers that report back."""
         if takes_receipts(self.providers[provider]):
-            batch.pipe.set(
-                index_key(provider, message_id), verification_id, ex=self.store.limits.ttl
-            )
+            batch.pipe.set(index_key(provider, message_id), verification_id, ex=self.ttl)
 
-    def accept(self, provider_name: str, request: CallbackRequest) -> CallbackAnswer:
-        """Check and apply one callback request; the answer is in the form the provider
-        expects, told how many reports were new."""
+    def accept(
+        self, provider_name: str, request: CallbackRequest, record: Recorder
+    ) -> CallbackAnswer:
+        """Check one callback request and hand each report to `record`; the answer is in the
+        form the provider expects, told how many reports were new."""
         provider = self.providers.get(provider_name)
         if not takes_receipts(provider):
             raise ApiError("not_found", f"No provider {provider_name!r} takes delivery receipts.")
@@ -63,21 +68,19 @@ class Receipts:
         except ReceiptRejected as exc:
             log.warning("receipt refused", extra={"provider": provider_name, "reason": str(exc)})
             raise ApiError("forbidden", "The receipt's signature does not check out.") from exc
-        accepted = sum(self._apply(provider_name, receipt) for receipt in receipts)
+        accepted = sum(self._apply(provider_name, receipt, record) for receipt in receipts)
         if isinstance(provider, CallbackAnswerer):
             return provider.callback_answer(accepted)
         return CallbackAnswer(json.dumps({"accepted": accepted}))
 
-    def _apply(self, provider: str, receipt: Receipt) -> bool:
+    def _apply(self, provider: str, receipt: Receipt, record: Recorder) -> bool:
         verification_id = self.client.get(index_key(provider, receipt.message_id))
-        ref = Codes.parse_id(verification_id.decode()) if verification_id else None
-        if ref is None:
+        if verification_id is None:
             return False  # unknown or expired: accepted and ignored, or the provider retries
-        code = receipt.provider_code or ""
-        reply = self.store.receipt(ref, receipt.message_id, receipt.status, code)
-        if reply[0] != "new":
+        country = record(verification_id.decode(), receipt)
+        if country is None:
             return False  # a repeated report, or the verification is gone: harmless
         # A report of a refused or throttled recipient says nothing bad about the provider.
         if receipt.status != "delivered" and receipt.failure not in RECIPIENT_FAILURES:
-            self.health.record_now(provider, reply[1], ROUTE_FAILURE)
+            self.health.record_now(provider, country, ROUTE_FAILURE)
         return True

@@ -10,14 +10,16 @@ from typing import Any
 from rq import Queue
 
 from app import masking
-from app.delivery import jobs, phone
-from app.delivery.dispatch import Dispatcher, Draft, Outcome, last_delivered, last_sent
+from app.batch import Batch
+from app.delivery import phone
+from app.delivery.dispatch import Dispatcher, Outcome
+from app.delivery.providers.base import Message, Receipt
 from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
 from app.errors import ApiError
 from app.metrics import families as metrics
 from app.webhooks import Webhooks
 
-from . import status
+from . import attempts, jobs, status
 from .codes import Codes, VerificationRef
 from .store import STATUS_NAMES, Sent, Store
 from .tokens import TokenSigner
@@ -174,12 +176,18 @@ class VerificationService:
             jobs.enqueue(self.queue, send.root.id, send.number, self.store.limits.ttl)
             return {"provider": None, "own_numbers": False, "queued": True}
         if send.number > 1:  # rule 8
-            plan = plan.avoiding(last_delivered(send.attempts))
+            plan = plan.avoiding(attempts.last_delivered(send.attempts))
+        message = self._message(send.root, target.to, target.country, req, send.code)
+        return self._deliver(plan, message, target.masked, send.handle, send.root)
+
+    def _message(
+        self, root: VerificationRef, to: str, country: str, req: CodeRequest, code: str
+    ) -> Message:
+        """The message of one send; dispatch fills in each step's channel, text and sender."""
         minutes = math.ceil(self.store.limits.ttl / 60)
-        draft = Draft(
-            send.root, target.to, target.country, req.purpose, req.locale, send.code, minutes
+        return Message(
+            to, req.channel, req.purpose, req.locale, code, minutes, "", root.id, country=country
         )
-        return self._deliver(plan, draft, req.channel, target.masked, send.handle)
 
     def deliver_queued(self, verification_id: str, send: int) -> str:
         """A queued send: nothing when the verification ended, at most once per send."""
@@ -189,17 +197,14 @@ class VerificationService:
             return "skipped"
         if not self.store.claim_send(ref, send):
             return "duplicate"
-        last = last_delivered(fields.get("at", "")) if send > 1 else None
-        masked = status.masked(fields)
+        last = attempts.last_delivered(fields.get("at", "")) if send > 1 else None
         try:
             kind = phone.kind_of(fields["to"])
             plan = self._plan(fields["cc"], fields["c"], ref.seed, kind).avoiding(last)
-            minutes = math.ceil(self.store.limits.ttl / 60)
             code = self.codes.code(verification_id, fields["to"])
-            draft = Draft(
-                ref, fields["to"], fields["cc"], fields["pu"], fields["lo"], code, minutes
-            )
-            self._deliver(plan, draft, fields["c"], masked, ref)
+            req = CodeRequest(None, None, None, fields["c"], fields["pu"], fields["lo"])
+            message = self._message(ref, fields["to"], fields["cc"], req, code)
+            self._deliver(plan, message, status.masked(fields), ref, ref)
         except ApiError as exc:
             if exc.code == "no_route":  # the route went away while the job waited
                 self.store.mark_failed(ref)
@@ -215,15 +220,26 @@ class VerificationService:
             raise
 
     def _deliver(
-        self, plan: Plan, draft: Draft, channel: str, masked: str, handle: VerificationRef
+        self,
+        plan: Plan,
+        message: Message,
+        masked: str,
+        handle: VerificationRef,
+        root: VerificationRef,
     ) -> dict[str, Any]:
-        outcome = self.dispatcher.run(plan, draft)
+        """Run the plan and record its attempts on the verification: one round trip with the
+        provider health and receipts index dispatch queues. Errors name the caller's handle."""
+        batch = Batch(self.store.client)
+        outcome = self.dispatcher.run(plan, message, batch)
+        failed = outcome.delivered is None
+        self.store.record(batch, root, attempts.lines(outcome.attempts), failed=failed)
+        batch.execute()
         if outcome.delivered is None:
             metrics.VERIFICATIONS.labels("failed").inc()
             error = _delivery_failed(handle, outcome)
             if self.webhooks.wants("delivery.failed"):
                 data = status.event_data(
-                    draft.ref.id, "failed", channel, masked, draft.country, draft.purpose
+                    root.id, "failed", message.channel, masked, message.country, message.purpose
                 )
                 self.webhooks.emit("delivery.failed", {**data, **error.details})
             raise error
@@ -244,7 +260,7 @@ class VerificationService:
             token = self.signer.sign(checked.to, checked.purpose, root.id)
             self._notify("verification.approved", root)
             metrics.VERIFICATIONS.labels("approved").inc()
-            sent = last_sent(checked.attempts)
+            sent = attempts.last_sent(checked.attempts)
             if sent:
                 metrics.APPROVALS.labels(sent["provider"], checked.country, sent["channel"]).inc()
             return {"id": ref.id if ref.rand else root.id, "status": "approved", "token": token}
@@ -283,7 +299,7 @@ class VerificationService:
     def _route_now(self, ref: VerificationRef, fields: dict[str, str]) -> dict[str, object]:
         """The plan a send of this verification would follow now, with every step's reason."""
         try:
-            avoid = last_delivered(fields.get("at", ""))
+            avoid = attempts.last_delivered(fields.get("at", ""))
             kind = phone.kind_of(fields["to"])
             plan = self.router.plan(fields["cc"], fields["c"], ref.seed, kind).avoiding(avoid)
         except ApiError as exc:
@@ -293,7 +309,7 @@ class VerificationService:
     def last_provider(self, ref: VerificationRef) -> str | None:
         """The provider that last delivered a pending verification's code, if any."""
         fields = self.store.load(ref, any_rand=True)
-        return last_delivered(fields.get("at", "")) if fields else None
+        return attempts.last_delivered(fields.get("at", "")) if fields else None
 
     def _notify(self, event: str, ref: VerificationRef) -> None:
         """Tell the business system what became of a verification: one read, only if wanted."""
@@ -306,7 +322,18 @@ class VerificationService:
         data = status.event_data(
             verification_id, state, fields["c"], status.masked(fields), fields["cc"], fields["pu"]
         )
-        self.webhooks.emit(event, {**data, "provider": last_delivered(fields.get("at", ""))})
+        self.webhooks.emit(
+            event, {**data, "provider": attempts.last_delivered(fields.get("at", ""))}
+        )
+
+    def record_receipt(self, verification_id: str, receipt: Receipt) -> str | None:
+        """A provider's delivery report on the attempt it is about: the verification's country
+        when the report is new, None when repeated or the verification is gone."""
+        ref = self.codes.parse_id(verification_id)
+        if ref is None:
+            return None
+        code = receipt.provider_code or ""
+        return self.store.receipt(ref, receipt.message_id, receipt.status, code)
 
     def cancel(self, verification_id: str) -> dict[str, Any]:
         """End a pending verification, named by any of its handles (trusted callers)."""

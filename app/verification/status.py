@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from app.delivery import phone
-from app.delivery.dispatch import Attempt
 
+from .attempts import parse_all
 from .store import STATUS_NAMES
 
 
@@ -21,7 +21,7 @@ def masked(fields: dict[str, str]) -> str:
 
 def attempts(fields: dict[str, str]) -> list[dict[str, Any]]:
     """Every delivery attempt, with the provider's delivery report where one came in."""
-    tried = [Attempt.parse(line) for line in fields.get("at", "").splitlines() if line]
+    tried = parse_all(fields.get("at", ""))
     reports = [line.split("|") for line in fields.get("rc", "").splitlines() if line]
     for attempt in tried:
         for message_id, status, code in reports:

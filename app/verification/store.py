@@ -145,9 +145,11 @@ class Store:
         self.record(batch, ref, "", failed=True)
         batch.execute()
 
-    def receipt(self, ref: VerificationRef, message_id: str, status: str, code: str) -> list[Any]:
-        """Record a delivery report: ['new', country], ['seen'] or ['gone']."""
-        return self._run("receipt", [ref.key], [ref.rand, message_id, status, code])
+    def receipt(self, ref: VerificationRef, message_id: str, status: str, code: str) -> str | None:
+        """Record a delivery report: the verification's country when the report is new, None
+        when it was seen before or the verification is gone."""
+        reply = self._run("receipt", [ref.key], [ref.rand, message_id, status, code])
+        return str(reply[1]) if reply[0] == "new" else None
 
     def load(self, ref: VerificationRef, any_rand: bool = False) -> dict[str, str] | None:
         """The verification's fields (without the digest) and its seconds to live under

@@ -64,6 +64,7 @@ class Message:
     verification_id: str
     sender: str | None = None  # own-numbers route: the tenant's sender for this country
     app: str = ""  # the application's name, {app} in texts (OTP_ISSUER)
+    country: str = ""  # ISO country of the number, "" for an address without one
 
 
 @dataclass(frozen=True)
