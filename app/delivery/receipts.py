@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, TypeGuard
+from typing import Any
 
 from app.batch import Batch
 from app.errors import ApiError
@@ -31,11 +31,6 @@ def index_key(provider: str, message_id: str) -> str:
     return f"otp:msg:{{{provider}:{message_id}}}"
 
 
-def takes_receipts(provider: Provider | None) -> TypeGuard[ReceiptParser]:
-    """Whether the provider's adapter reads delivery reports."""
-    return callable(getattr(provider, "parse_receipts", None))
-
-
 class Receipts:
     def __init__(
         self, client: Any, store: Store, health: Health, providers: dict[str, Provider]
@@ -47,7 +42,7 @@ class Receipts:
 
     def remember(self, batch: Batch, provider: str, message_id: str, verification_id: str) -> None:
         """Queue the message id -> verification index, for providers that report back."""
-        if takes_receipts(self.providers[provider]):
+        if isinstance(self.providers[provider], ReceiptParser):
             batch.pipe.set(
                 index_key(provider, message_id), verification_id, ex=self.store.limits.ttl
             )
@@ -56,7 +51,7 @@ class Receipts:
         """Check and apply one callback request; the answer is in the form the provider
         expects, told how many reports were new."""
         provider = self.providers.get(provider_name)
-        if not takes_receipts(provider):
+        if not isinstance(provider, ReceiptParser):
             raise ApiError("not_found", f"No provider {provider_name!r} takes delivery receipts.")
         try:
             receipts = provider.parse_receipts(request)

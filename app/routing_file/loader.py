@@ -1,0 +1,89 @@
+"""Loading the routing file: the schemas check it whole, then each provider's adapter checks
+its settings; every problem found is reported at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import ValidationError
+
+from app.delivery.config import ProviderSpec, RoutingConfig
+from app.delivery.providers import ADAPTERS
+from app.delivery.providers.base import CHANNELS, ConfigError, Provider, ProviderContext
+from app.webhooks.config import Endpoint
+
+from . import scope
+from .document import RoutingFileSchema, spec
+from .errors import RoutingError, lines
+
+DEVELOPMENT_SOURCE = "<development default>"
+DEVELOPMENT_ROUTING: dict[str, Any] = {
+    "providers": {"console": {"type": "console", "channels": sorted(CHANNELS)}},
+    "own_numbers": {"default": [{"provider": "console"}]},
+}
+# ConfigError keys that name a key of the provider's entry rather than one of its settings.
+_ENTRY_KEYS = frozenset({"type", "channels"})
+
+
+@dataclass(frozen=True)
+class RoutingFile:
+    """What the routing file sets up: routing, the providers' adapters, webhooks."""
+
+    routing: RoutingConfig
+    providers: dict[str, Provider]
+    webhooks: tuple[Endpoint, ...]
+
+
+def load(
+    path: Path | None, context: ProviderContext, env: Mapping[str, str] | None = None
+) -> RoutingFile:
+    """Read and check a routing file; None gives the development default (console only)."""
+    env = os.environ if env is None else env
+    if path is None:
+        return parse(DEVELOPMENT_ROUTING, DEVELOPMENT_SOURCE, context, env)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RoutingError([f"{path}: cannot read: {exc}"]) from exc
+    return parse(raw, str(path), context, env)
+
+
+def parse(raw: Any, source: str, context: ProviderContext, env: Mapping[str, str]) -> RoutingFile:
+    """Check the parsed YAML; RoutingError lists every problem, one per line."""
+    raw = {} if raw is None else raw  # an empty file: "at least one provider is needed"
+    problems: list[str] = []
+    with scope.scoped(raw, source, env):
+        try:
+            document = RoutingFileSchema().load(raw)
+            specs = list(document.routing.providers.values())
+        except ValidationError as exc:
+            document = None
+            problems += lines(source, exc.messages)
+            specs = _loaded_specs(exc.valid_data)
+    providers = {}
+    for provider_spec in specs:
+        try:
+            providers[provider_spec.name] = build(provider_spec, context)
+        except ConfigError as exc:
+            where = exc.key if exc.key in _ENTRY_KEYS else f"settings.{exc.key}"
+            problems.append(f"{source}: providers.{provider_spec.name}.{where}: {exc.problem}")
+    if problems or document is None:
+        raise RoutingError(problems)
+    return RoutingFile(document.routing, providers, document.webhooks)
+
+
+def build(provider: ProviderSpec, context: ProviderContext) -> Provider:
+    """The adapter of one provider; ConfigError names the setting it refuses."""
+    adapter = ADAPTERS[provider.kind]
+    return adapter.from_settings(provider.name, provider.channels, provider.settings, context)
+
+
+def _loaded_specs(valid: Any) -> list[ProviderSpec]:
+    """The providers whose entries passed the schema in a file that did not."""
+    entries = valid.get("providers") if isinstance(valid, dict) else None
+    return [spec(name, entry) for name, entry in (entries or {}).items()]
