@@ -36,13 +36,15 @@ def route(number: str, channel: str, purpose: str, resend: bool) -> None:
     except ApiError as exc:
         click.echo(f"refused: {exc.code}: {exc.message} {exc.details or ''}")
         raise SystemExit(1) from exc
-    for line in describe(plan.explain(), avoid):
+    for line in describe(plan.explain(), avoid, services.routing.scheduling_enabled):
         click.echo(line)
 
 
-def describe(explained: dict[str, object], avoided: str | None) -> list[str]:
-    """The lines `flask otp route` prints for one plan."""
+def describe(explained: dict[str, object], avoided: str | None, enabled: bool) -> list[str]:
+    """The lines `flask otp route` prints for one plan; `enabled`: scheduling's master switch."""
     scheduled = "on" if explained["scheduled"] else "off (own numbers route)"
+    if not enabled:
+        scheduled = "off by the master switch (scheduling.enabled: false): own numbers route"
     lines = [f"channel: {explained['channel']}", f"scheduling: {scheduled}", "plan:"]
     steps = explained["steps"]
     assert isinstance(steps, list)

@@ -257,6 +257,7 @@ def test_sections_left_empty_take_their_defaults(tmp_path: Path) -> None:
     path = tmp_path / "routing.yaml"
     path.write_text(MINIMAL + "scheduling:\nbreaker:\ntemplates:\nallowed_countries:\n")
     routing = routing_file.load(path, ProviderContext(), {}).routing
+    assert routing.scheduling_enabled is True
     assert routing.scheduling == {}
     assert routing.breaker == BreakerSettings()
     assert routing.allowed is None  # no allow-list, not an empty one

@@ -54,3 +54,5 @@ class RoutingConfig:
     channels: frozenset[str] = CHANNELS
     templates: dict[str, dict[str, str]] = field(default_factory=dict)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    # The master switch: off, every country goes through its own numbers (rule 5).
+    scheduling_enabled: bool = True

@@ -106,6 +106,7 @@ class RoutingFileSchema(Section):
             channels=frozenset(data["channels"]),
             templates=data["templates"],
             breaker=data["breaker"],
+            scheduling_enabled=data["scheduling"]["enabled"],
         )
         return Document(routing, tuple(data["webhooks"]))
 

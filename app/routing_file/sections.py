@@ -106,6 +106,10 @@ class CountrySchema(Section):
 
 
 class SchedulingSchema(Section):
+    enabled = Flag(
+        load_default=True,
+        metadata={"description": "false: every country goes through its own numbers"},
+    )
     use_own_numbers = Flag(load_default=True)
     countries = KeyedMap(keys=Place(), values=Part(CountrySchema), load_default=dict)
 
