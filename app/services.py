@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app import routing_file, storage
+from app import preflight, routing_file, storage
 from app import settings as settings_module
 from app.api.auth import key_digests
 from app.api.idempotency import Records
@@ -101,7 +101,7 @@ def build(settings: settings_module.Settings) -> Services:
         log.warning("message text over 2 SMS segments (each is billed): %s", problem)
     receipts = Receipts(client, store, health, providers)
     dispatcher = Dispatcher(providers, health, store, receipts, templates, settings.plan_budget)
-    signer = TokenSigner(signing_key, settings.issuer, settings.token_ttl)
+    signer = preflight.signer(signing_key, settings)
     codes = Codes(secret, settings.code_length, settings.test_numbers)
     webhooks = Webhooks(client, loaded.webhooks)
     queue = jobs.queue(client) if settings.delivery == "queue" else None

@@ -261,3 +261,11 @@ def test_route_command_says_the_master_switch_is_off(switched_off: Flask) -> Non
     assert result.exit_code == 0, result.output
     assert "scheduling: off by the master switch (scheduling.enabled: false)" in result.output
     assert "own_default (sms) [own numbers]: scheduling is switched off" in result.output
+
+
+def test_route_command_offers_the_real_channels(routed: Flask) -> None:
+    result = routed.test_cli_runner().invoke(
+        args=["otp", "route", "+15005550006", "--channel", "fax"]
+    )
+    assert result.exit_code == 2
+    assert "'fax' is not one of 'email', 'sms', 'voice', 'wechat', 'whatsapp'" in result.output

@@ -111,8 +111,8 @@ class ProviderContext:
     """What an adapter may take from the service when it is built."""
 
     send_timeout: float = 5.0
-    # The shared Redis client, for adapters that cache tokens; None when only checking the
-    # configuration (`flask otp check`), so building an adapter must not use it.
+    # The shared Redis client, for adapters that cache tokens. Building an adapter must send it
+    # nothing: `flask otp check` builds every adapter with a client that cannot connect.
     redis: Any = None
     outbox: Outbox | None = None  # development mode: where the console adapter keeps messages
 
