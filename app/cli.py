@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -14,7 +15,7 @@ from app.delivery import phone as phones
 from app.delivery.providers.base import CHANNELS
 from app.errors import ApiError
 from app.metrics import worker as worker_metrics
-from app.routing_file import RoutingError
+from app.routing_file import RoutingError, json_schema
 from app.settings import SettingsError
 
 
@@ -31,7 +32,7 @@ class _Commands(AppGroup):
 
 
 # Also registered as a `flask.commands` plugin (pyproject.toml), so that `--help` and the
-# `check` command, which needs no app, work before the app can be built.
+# commands that need no app (check, schema) work before the app can be built.
 otp = _Commands("otp", help="Operate the OTP service.")
 
 
@@ -44,6 +45,12 @@ def check() -> None:
     if report.problems:
         raise SystemExit(1)
     click.echo(report.summary)
+
+
+@otp.command("schema", with_appcontext=False)
+def schema() -> None:
+    """Print the routing file's JSON Schema, for editors."""
+    click.echo(json.dumps(json_schema.document(), indent=2))
 
 
 @otp.command("route")

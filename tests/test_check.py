@@ -3,6 +3,7 @@ list every problem once, one line each, with no traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from app import cli
+from app.routing_file import json_schema
 from app.settings import SettingsError
 from app.verification.tokens import generate_pem
 
@@ -84,7 +86,7 @@ def test_commands_are_listed_with_no_configuration_at_all() -> None:
     bare = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
     result = run([sys.executable, "-m", "flask", "--app", "wsgi", "otp", "--help"], bare)
     assert result.returncode == 0, result.stderr
-    for command in ("check", "route", "worker"):
+    for command in ("check", "route", "schema", "worker"):
         assert f"  {command} " in result.stdout
     assert "Traceback" not in result.stderr
 
@@ -169,3 +171,9 @@ def test_check_lists_settings_and_routing_problems_together(
     )
     assert code == 1
     assert lines == ["OTP_TTL='601': must be between 1 and 600", *expected]
+
+
+def test_schema_command_prints_the_json_schema() -> None:
+    result = CliRunner().invoke(cli.otp, ["schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == json_schema.document()

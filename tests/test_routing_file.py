@@ -6,7 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 from flask import Flask
 
 from app import routing_file
@@ -14,8 +16,9 @@ from app.delivery.health import BreakerSettings
 from app.delivery.providers import ADAPTERS
 from app.delivery.providers.base import CHANNELS, ProviderContext
 from app.delivery.providers.console import Outbox
-from app.routing_file import RoutingError
+from app.routing_file import RoutingError, json_schema
 
+from .conftest import ROOT
 from .providers import standins
 
 BASE = """
@@ -269,3 +272,21 @@ def test_the_console_adapter_keeps_messages_in_the_context_outbox(redis_client: 
     loaded = routing_file.parse(doc, "routing.yaml", ProviderContext(outbox=outbox), {})
     loaded.providers["c"].send(standins.message(to="+15005550006"))
     assert [entry["to"] for entry in outbox.messages()] == ["+15005550006"]
+
+
+def test_the_json_schema_accepts_the_shipped_example_and_refuses_mistakes() -> None:
+    schema = json_schema.document()
+    validator = jsonschema.Draft7Validator(schema)
+    validator.check_schema(schema)
+    example = yaml.safe_load((ROOT / "routing.example.yaml").read_text())
+    assert list(validator.iter_errors(example)) == []
+    assert validator.is_valid(yaml.safe_load((ROOT / "tests" / "routing.yaml").read_text()))
+    for mistake in (
+        {"scheduling": {**example["scheduling"], "enable": False}},
+        {"providers": {"x": {"type": "pigeon"}}},
+        {"channels": ["sms", "fax"]},
+        {"breaker": {"ratio": 0}},
+        {"own_numbers": {"Mars": []}},
+        {"webhooks": [{"url": "https://b.example", "events": [], "secret": "${S}"}]},
+    ):
+        assert not validator.is_valid({**example, **mistake}), mistake

@@ -1,7 +1,7 @@
 """The routing file: providers, scheduling, own numbers, blocked countries, fallbacks, webhooks.
 
-Checked whole at start-up by marshmallow schemas and by each provider's adapter; every
-problem is reported at once, one line each.
+Checked whole at start-up by marshmallow schemas (JSON Schema for editors: `flask otp schema`)
+and by each provider's adapter; every problem is reported at once, one line each.
 """
 
 from .errors import RoutingError
