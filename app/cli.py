@@ -49,7 +49,7 @@ def check() -> None:
 
 @otp.command("schema", with_appcontext=False)
 def schema() -> None:
-    """Print the routing file's JSON Schema, for editors."""
+    """Print the routing file's JSON Schema, for editors (see docs/routing-file.md)."""
     click.echo(json.dumps(json_schema.document(), indent=2))
 
 

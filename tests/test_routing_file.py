@@ -290,3 +290,12 @@ def test_the_json_schema_accepts_the_shipped_example_and_refuses_mistakes() -> N
         {"webhooks": [{"url": "https://b.example", "events": [], "secret": "${S}"}]},
     ):
         assert not validator.is_valid({**example, **mistake}), mistake
+
+
+def test_the_documentation_names_every_key_and_type() -> None:
+    text = (ROOT / "docs" / "routing-file.md").read_text()
+    schema = json_schema.document()
+    keys = set(schema["properties"]).union(
+        *(definition["properties"] for definition in schema["definitions"].values())
+    )
+    assert [name for name in sorted({*keys, *ADAPTERS}) if f"`{name}`" not in text] == []
