@@ -180,6 +180,14 @@ breaker: {ratio: 2}
     ]
 
 
+def test_an_sdk_refusing_a_setting_is_reported_as_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "routing.yaml"
+    settings = "{access_key_id: '${K}', secret_access_key: '${K}', region: 'not a region!'}"
+    [line] = problems(path, f"providers: {{s: {{type: sns, settings: {settings}}}}}\n", {"K": "k"})
+    assert line.startswith(f"{path}: providers.s.settings: ")
+    assert "'not a region!'" in line
+
+
 MINIMAL = "providers: {c: {type: console}}\nown_numbers: {default: [{provider: c}]}\n"
 
 

@@ -18,7 +18,7 @@ from app.delivery.providers.base import CHANNELS, ConfigError, Provider, Provide
 from app.webhooks.config import Endpoint
 
 from . import scope
-from .document import RoutingFileSchema, spec
+from .document import Document, RoutingFileSchema, spec
 from .errors import RoutingError, lines
 
 DEVELOPMENT_SOURCE = "<development default>"
@@ -56,31 +56,48 @@ def load(
 def parse(raw: Any, source: str, context: ProviderContext, env: Mapping[str, str]) -> RoutingFile:
     """Check the parsed YAML; RoutingError lists every problem, one per line."""
     raw = {} if raw is None else raw  # an empty file: "at least one provider is needed"
-    problems: list[str] = []
     with scope.scoped(raw, source, env):
-        try:
-            document = RoutingFileSchema().load(raw)
-            specs = list(document.routing.providers.values())
-        except ValidationError as exc:
-            document = None
-            problems += lines(source, exc.messages)
-            specs = _loaded_specs(exc.valid_data)
-    providers = {}
-    for provider_spec in specs:
-        try:
-            providers[provider_spec.name] = build(provider_spec, context)
-        except ConfigError as exc:
-            where = exc.key if exc.key in _ENTRY_KEYS else f"settings.{exc.key}"
-            problems.append(f"{source}: providers.{provider_spec.name}.{where}: {exc.problem}")
-    if problems or document is None:
-        raise RoutingError(problems)
+        document, problems, specs = _through_schema(raw, source)
+    providers, refused = _adapters(specs, context, source)
+    if document is None or problems or refused:
+        raise RoutingError(problems + refused)
     return RoutingFile(document.routing, providers, document.webhooks)
+
+
+def _through_schema(raw: Any, source: str) -> tuple[Document | None, list[str], list[ProviderSpec]]:
+    """The document, or its problems; either way the providers whose entries passed."""
+    try:
+        document: Document = RoutingFileSchema().load(raw)
+    except ValidationError as exc:
+        return None, lines(source, exc.messages), _loaded_specs(exc.valid_data)
+    return document, [], list(document.routing.providers.values())
+
+
+def _adapters(
+    specs: list[ProviderSpec], context: ProviderContext, source: str
+) -> tuple[dict[str, Provider], list[str]]:
+    """Each provider's adapter, or the problem it finds in its settings."""
+    providers, problems = {}, []
+    for provider in specs:
+        try:
+            providers[provider.name] = build(provider, context)
+        except ValueError as exc:
+            problems.append(f"{source}: providers.{provider.name}.{_setting_problem(exc)}")
+    return providers, problems
 
 
 def build(provider: ProviderSpec, context: ProviderContext) -> Provider:
     """The adapter of one provider; ConfigError names the setting it refuses."""
     adapter = ADAPTERS[provider.kind]
     return adapter.from_settings(provider.name, provider.channels, provider.settings, context)
+
+
+def _setting_problem(exc: ValueError) -> str:
+    """`<key>: <problem>` below the provider's entry."""
+    if not isinstance(exc, ConfigError):
+        # An SDK refusing a value while its client is built (boto3: a malformed region).
+        return f"settings: {exc}"
+    return f"{exc.key if exc.key in _ENTRY_KEYS else f'settings.{exc.key}'}: {exc.problem}"
 
 
 def _loaded_specs(valid: Any) -> list[ProviderSpec]:
