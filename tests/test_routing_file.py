@@ -188,6 +188,18 @@ def test_an_sdk_refusing_a_setting_is_reported_as_a_problem(tmp_path: Path) -> N
     assert "'not a region!'" in line
 
 
+def test_a_file_that_is_not_yaml_is_named_with_the_place_it_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "routing.yaml"
+    assert problems(path, "providers:\n  a: {type: console\n") == [
+        f"{path}: line 3, column 1: not YAML: expected ',' or '}}', but got '<stream end>'"
+    ]
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(RoutingError) as caught:
+        routing_file.load(missing, ProviderContext(), {})
+    [line] = caught.value.problems
+    assert line.startswith(f"{missing}: cannot read: [Errno 2]")
+
+
 MINIMAL = "providers: {c: {type: console}}\nown_numbers: {default: [{provider: c}]}\n"
 
 

@@ -48,9 +48,19 @@ def load(
         return parse(DEVELOPMENT_ROUTING, DEVELOPMENT_SOURCE, context, env)
     try:
         raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise RoutingError([f"{path}: cannot read: {exc}"]) from exc
+    except yaml.YAMLError as exc:
+        raise RoutingError([f"{path}: {_yaml_problem(exc)}"]) from exc
     return parse(raw, str(path), context, env)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where the YAML breaks and why, on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    if isinstance(exc, yaml.MarkedYAMLError) and mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: not YAML: {exc.problem}"
+    return "not YAML: " + " ".join(str(exc).split())
 
 
 def parse(raw: Any, source: str, context: ProviderContext, env: Mapping[str, str]) -> RoutingFile:
