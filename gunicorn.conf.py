@@ -4,6 +4,7 @@ import json
 import os
 import runpy
 import shutil
+import sys
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -83,7 +84,16 @@ def when_ready(server: object) -> None:
 
 
 def on_starting(server: object) -> None:
-    """Samples of an earlier run would be added to this one's."""
+    """Check the configuration once, before any worker forks: a problem is printed once and
+    nothing starts. Then clear an earlier run's samples, which would add to this one's."""
+    # Imported here, after PROMETHEUS_MULTIPROC_DIR is set above; no metric has a sample yet.
+    from app import preflight
+
+    problems = preflight.check().problems
+    if problems:
+        print(*problems, sep="\n", file=sys.stderr)
+        print("not started: `flask --app wsgi otp check` lists these too", file=sys.stderr)
+        sys.exit(1)
     shutil.rmtree(_metrics_dir, ignore_errors=True)
     _metrics_dir.mkdir(parents=True, exist_ok=True)
 

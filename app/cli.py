@@ -2,21 +2,60 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app import preflight
 from app.delivery import phone as phones
+from app.delivery.providers.base import CHANNELS
 from app.errors import ApiError
 from app.metrics import worker as worker_metrics
+from app.routing_file import RoutingError, json_schema
+from app.settings import SettingsError
 from app.verification import jobs
 
-otp = AppGroup("otp", help="Operate the OTP service.")
+
+class _Commands(AppGroup):
+    """`flask otp`: a configuration that cannot run is listed line by line, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (SettingsError, RoutingError) as exc:
+            for line in exc.problems:
+                click.echo(line, err=True)
+            ctx.exit(1)
+
+
+# Also registered as a `flask.commands` plugin (pyproject.toml), so that `--help` and the
+# commands that need no app (check, schema) work before the app can be built.
+otp = _Commands("otp", help="Operate the OTP service.")
+
+
+@otp.command("check", with_appcontext=False)
+def check() -> None:
+    """Check the settings, the signing key and the routing file: no serving, no Redis."""
+    report = preflight.check()
+    for line in report.problems:
+        click.echo(line)
+    if report.problems:
+        raise SystemExit(1)
+    click.echo(report.summary)
+
+
+@otp.command("schema", with_appcontext=False)
+def schema() -> None:
+    """Print the routing file's JSON Schema, for editors (see docs/routing-file.md)."""
+    click.echo(json.dumps(json_schema.document(), indent=2))
 
 
 @otp.command("route")
 @click.argument("number")
-@click.option("--channel", default="sms", show_default=True)
+@click.option("--channel", type=click.Choice(sorted(CHANNELS)), default="sms", show_default=True)
 @click.option("--purpose", default="login", show_default=True)
 @click.option("--resend", is_flag=True, help="Plan as a resend of the pending verification.")
 def route(number: str, channel: str, purpose: str, resend: bool) -> None:
@@ -36,13 +75,15 @@ def route(number: str, channel: str, purpose: str, resend: bool) -> None:
     except ApiError as exc:
         click.echo(f"refused: {exc.code}: {exc.message} {exc.details or ''}")
         raise SystemExit(1) from exc
-    for line in describe(plan.explain(), avoid):
+    for line in describe(plan.explain(), avoid, services.routing.scheduling_enabled):
         click.echo(line)
 
 
-def describe(explained: dict[str, object], avoided: str | None) -> list[str]:
-    """The lines `flask otp route` prints for one plan."""
+def describe(explained: dict[str, object], avoided: str | None, enabled: bool) -> list[str]:
+    """The lines `flask otp route` prints for one plan; `enabled`: scheduling's master switch."""
     scheduled = "on" if explained["scheduled"] else "off (own numbers route)"
+    if not enabled:
+        scheduled = "off by the master switch (scheduling.enabled: false): own numbers route"
     lines = [f"channel: {explained['channel']}", f"scheduling: {scheduled}", "plan:"]
     steps = explained["steps"]
     assert isinstance(steps, list)

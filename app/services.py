@@ -11,18 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app import preflight, routing_file, storage
 from app import settings as settings_module
-from app import storage
 from app.api.auth import key_digests
 from app.api.idempotency import Records
-from app.delivery import config as routing_config
 from app.delivery.config import RoutingConfig
 from app.delivery.dispatch import Dispatcher
 from app.delivery.health import Health
-from app.delivery.providers import provider_class
-from app.delivery.providers.base import ConfigError, Provider
-from app.delivery.providers.console import ConsoleProvider, Outbox
-from app.delivery.reader import RoutingError
+from app.delivery.providers.base import Provider, ProviderContext
+from app.delivery.providers.console import Outbox
 from app.delivery.receipts import Receipts
 from app.delivery.routing import Router
 from app.delivery.templates import Templates
@@ -73,27 +70,6 @@ def development_secrets(data_dir: Path) -> dict[str, str]:
     return loaded
 
 
-def build_providers(
-    routing: RoutingConfig, timeout: float, outbox: Outbox | None, redis: Any = None
-) -> dict[str, Provider]:
-    """Every provider of the routing file, its settings checked by its adapter."""
-    providers: dict[str, Provider] = {}
-    for name, spec in routing.providers.items():
-        try:
-            adapter = provider_class(spec.kind)
-            # Adapters that share state between workers (WeChat access tokens) get the client.
-            shared = {"redis": redis} if getattr(adapter, "shares_state", False) else {}
-            provider = adapter.from_settings(name, spec.channels, spec.settings, timeout, **shared)
-        except ConfigError as exc:
-            raise RoutingError(
-                f"{routing.source}: providers.{name}.settings.{exc.key}: {exc.problem}"
-            ) from exc
-        if isinstance(provider, ConsoleProvider):
-            provider.outbox = outbox
-        providers[name] = provider
-    return providers
-
-
 def build(settings: settings_module.Settings) -> Services:
     secret, signing_key = settings.secret, settings.signing_key
     if settings.development and not (secret and signing_key):
@@ -104,7 +80,10 @@ def build(settings: settings_module.Settings) -> Services:
     assert signing_key
     redis_url = settings.redis_url or storage.embedded_url(settings.data_dir)
     client = storage.connect(redis_url)
-    routing = routing_config.load(settings.routing_file)
+    outbox = Outbox(client) if settings.development else None
+    context = ProviderContext(settings.send_timeout, client, outbox)
+    loaded = routing_file.load(settings.routing_file, context)
+    routing, providers = loaded.routing, loaded.providers
     quotas = {name: spec.quota_per_minute for name, spec in routing.providers.items()}
     health = Health(client, routing.breaker, quotas, settings.health_cache_seconds)
     limits = Limits(
@@ -116,17 +95,15 @@ def build(settings: settings_module.Settings) -> Services:
         phone_daily=settings.limit_phone_daily,
     )
     store = Store(client, limits)
-    outbox = Outbox(client) if settings.development else None
-    providers = build_providers(routing, settings.send_timeout, outbox, client)
     router = Router(routing, health.snapshot)
     templates = Templates(settings.issuer, routing.templates)
     for problem in templates.too_long(settings.code_length):
         log.warning("message text over 2 SMS segments (each is billed): %s", problem)
     receipts = Receipts(client, health, providers, settings.ttl)
     dispatcher = Dispatcher(providers, health, receipts, templates, settings.plan_budget)
-    signer = TokenSigner(signing_key, settings.issuer, settings.token_ttl)
+    signer = preflight.signer(signing_key, settings)
     codes = Codes(secret, settings.code_length, settings.test_numbers)
-    webhooks = Webhooks(client, routing.webhooks)
+    webhooks = Webhooks(client, loaded.webhooks)
     queue = jobs.queue(client) if settings.delivery == "queue" else None
     service = VerificationService(store, codes, router, dispatcher, signer, webhooks, queue)
     return Services(

@@ -16,6 +16,10 @@ from typing import Any, TypeVar
 class SettingsError(RuntimeError):
     """Configuration that cannot run; the message names every bad setting."""
 
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -202,7 +206,7 @@ def load(overrides: Mapping[str, Any] | None = None) -> Settings:
     )
     problems += _production_problems(settings) + _cors_problems(settings)
     if problems:
-        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
+        raise SettingsError(problems)
     return settings
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from app.delivery import config
-from app.delivery.reader import RoutingError
-from app.services import build_providers
+from app import routing_file
+from app.delivery.providers.base import ProviderContext
+from app.routing_file import RoutingError
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -73,8 +73,9 @@ def _env_example_values() -> list[str]:
 def test_the_example_routing_file_starts_given_the_variables_it_names() -> None:
     source, _ = routing_mount()
     env = {name: "x" * 24 for name in env_example_names()}
-    routing = config.load(source, env)
-    assert set(build_providers(routing, 5, None)) == set(routing.providers)
+    loaded = routing_file.load(source, ProviderContext(), env)
+    routing = loaded.routing
+    assert set(loaded.providers) == set(routing.providers)
     assert routing.scheduling["CN"].use_own_numbers is False
     assert routing.scheduling["DE"].resources[0].provider == "sns"
 
@@ -86,4 +87,4 @@ def test_a_blank_credential_stops_start_up_naming_its_setting(blank: str) -> Non
     setting = re.search(rf"^ +(\w+): \$\{{{blank}\}}", source.read_text(), re.MULTILINE)
     assert setting
     with pytest.raises(RoutingError, match=rf"settings\.{setting.group(1)}: "):
-        build_providers(config.load(source, env), 5, None)
+        routing_file.load(source, ProviderContext(), env)

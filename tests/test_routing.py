@@ -226,3 +226,46 @@ def test_status_explains_the_route_now(routed: Flask) -> None:
     # The resend plan puts the provider that delivered last at the end.
     assert route["steps"][-1]["provider"] == started["route"]["provider"]
     assert route["skipped"] == [{"provider": "cn_c", "channel": "sms", "reason": "circuit open"}]
+
+
+@pytest.fixture
+def switched_off(make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
+    """The scheduler tests' file with scheduling's master switch off."""
+    routing = tmp_path / "routing.yaml"
+    text = ROUTING.read_text()
+    assert "scheduling:\n  use_own_numbers: true\n" in text
+    routing.write_text(text.replace("scheduling:\n", "scheduling:\n  enabled: false\n", 1))
+    return make_app(OTP_ROUTING_FILE=str(routing))
+
+
+@pytest.mark.parametrize(
+    ("phone", "provider"),
+    [
+        ("+8613800138000", "own_default"),  # scheduled, use_own_numbers off: still own numbers
+        ("+4915123456789", "own_default"),  # scheduled through the EU region group
+        ("+12015550123", "own_default"),
+        ("+447400123456", "own_gb"),  # not scheduled anyway: its own numbers
+    ],
+)
+def test_the_master_switch_sends_every_country_through_own_numbers(
+    switched_off: Flask, phone: str, provider: str
+) -> None:
+    response = switched_off.test_client().post("/otp/request", json={"phone": phone})
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["route"]["provider"] == provider
+    assert response.get_json()["route"]["own_numbers"] is True
+
+
+def test_route_command_says_the_master_switch_is_off(switched_off: Flask) -> None:
+    result = switched_off.test_cli_runner().invoke(args=["otp", "route", "+8613800138000"])
+    assert result.exit_code == 0, result.output
+    assert "scheduling: off by the master switch (scheduling.enabled: false)" in result.output
+    assert "own_default (sms) [own numbers]: scheduling is switched off" in result.output
+
+
+def test_route_command_offers_the_real_channels(routed: Flask) -> None:
+    result = routed.test_cli_runner().invoke(
+        args=["otp", "route", "+15005550006", "--channel", "fax"]
+    )
+    assert result.exit_code == 2
+    assert "'fax' is not one of 'email', 'sms', 'voice', 'wechat', 'whatsapp'" in result.output

@@ -19,8 +19,10 @@ from flask import Flask
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from app.delivery.reader import RoutingError
-from app.webhooks import EVENTS, Endpoint, Webhooks, parse
+from app import routing_file
+from app.delivery.providers.base import ProviderContext
+from app.routing_file import RoutingError
+from app.webhooks import EVENTS, Endpoint, Webhooks
 from app.webhooks.sender import SILENT_SECONDS
 
 from .conftest import outbox_code
@@ -29,6 +31,9 @@ WEBHOOKS_DOC = Path(__file__).parents[1] / "docs" / "webhooks.md"
 HEADING = "Verifying a webhook"
 SECRET = "new-secret-0123456789abcdef"
 OLD_SECRET = "old-secret-0123456789abcdef"
+# Secrets reach the routing file from the environment only.
+ENV = {"HOOK_SECRET": SECRET, "OLD_HOOK_SECRET": OLD_SECRET, "SHORT_SECRET": "short"}
+SECRET_REF, OLD_SECRET_REF = "${HOOK_SECRET}", "${OLD_HOOK_SECRET}"
 APPROVED = {
     "id": "abcdefghij2345mnopqrstuvwxyz2345",
     "status": "approved",
@@ -38,6 +43,12 @@ APPROVED = {
     "purpose": "login",
     "provider": "cn_a",
 }
+
+
+def parse(entries: Any, source: str) -> list[Endpoint]:
+    """The endpoints of a routing file with these `webhooks:` and a console provider."""
+    document = {"providers": {"console": {"type": "console"}}, "webhooks": entries}
+    return list(routing_file.parse(document, source, ProviderContext(), ENV).webhooks)
 
 
 def readme_snippet(path: Path) -> str:
@@ -88,7 +99,7 @@ def make_hooks(
 
     def make(max_age: float = 3600, autostart: bool = False, **entry: Any) -> Webhooks:
         entry = {"url": httpserver.url_for("/hook"), "events": sorted(EVENTS)} | entry
-        endpoints = parse([{"secret": SECRET, **entry}], "routing.yaml")
+        endpoints = parse([{"secret": SECRET_REF, **entry}], "routing.yaml")
         hooks = Webhooks(
             redis_client, endpoints, max_age, timeout=2, clock=clock, autostart=autostart
         )
@@ -141,7 +152,7 @@ def test_a_rotated_secret_signs_with_both_only_during_the_overlap(
 ) -> None:
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     until = datetime.fromtimestamp(clock.now + 60, UTC).isoformat()
-    hooks = make_hooks(previous_secret=OLD_SECRET, previous_secret_until=until)
+    hooks = make_hooks(previous_secret=OLD_SECRET_REF, previous_secret_until=until)
     hooks.emit("verification.approved", APPROVED)
     hooks.run_once()
     clock.advance(61)
@@ -373,17 +384,19 @@ def test_the_service_posts_what_became_of_verifications_and_never_a_code(
         ),
         ({"events": []}, "webhooks[0].events: must list at least one"),
         ({"secret": None}, "webhooks[0].secret: is required"),
-        ({"secret": "short"}, "webhooks[0].secret: must be at least 16 characters"),
+        ({"secret": "${SHORT_SECRET}"}, "webhooks[0].secret: must be at least 16 characters"),
+        ({"secret": SECRET}, "webhooks[0].secret: a secret must come from the environment"),
+        ({"secret": "${UNSET_SECRET}"}, "webhooks[0].secret: environment variable UNSET_SECRET"),
         ({"previous_secret_until": 1}, "webhooks[0].previous_secret_until: needs a previous"),
         (
-            {"previous_secret": OLD_SECRET, "previous_secret_until": "next tuesday"},
+            {"previous_secret": OLD_SECRET_REF, "previous_secret_until": "next tuesday"},
             "webhooks[0].previous_secret_until: must be an ISO-8601",
         ),
         ({"retries": 3}, "webhooks[0].retries: unknown key"),
     ],
 )
 def test_a_bad_webhook_entry_is_refused_naming_its_key(entry: dict[str, Any], message: str) -> None:
-    good = {"url": "https://biz.example/hook", "events": ["delivery.failed"], "secret": SECRET}
+    good = {"url": "https://biz.example/hook", "events": ["delivery.failed"], "secret": SECRET_REF}
     bad = {key: value for key, value in {**good, **entry}.items() if value is not None}
     with pytest.raises(RoutingError, match=re.escape(f"routing.yaml: {message}")):
         parse([bad], "routing.yaml")
@@ -392,13 +405,13 @@ def test_a_bad_webhook_entry_is_refused_naming_its_key(entry: dict[str, Any], me
 def test_webhook_list_shapes_and_rotation_times() -> None:
     with pytest.raises(RoutingError, match=re.escape("routing.yaml: webhooks: must be a list")):
         parse({"url": "https://biz.example/hook"}, "routing.yaml")
-    twice = {"url": "https://biz.example/hook", "events": ["delivery.failed"], "secret": SECRET}
+    twice = {"url": "https://biz.example/hook", "events": ["delivery.failed"], "secret": SECRET_REF}
     with pytest.raises(RoutingError, match=re.escape("webhooks[1].url: the same URL")):
         parse([twice, twice], "routing.yaml")
     assert parse(None, "routing.yaml") == []
     moment = datetime(2025, 7, 1, 12, tzinfo=UTC)
     for until in (moment, moment.replace(tzinfo=None), "2025-07-01T12:00:00Z", 1751371200):
-        rotating = {**twice, "previous_secret": OLD_SECRET, "previous_secret_until": until}
+        rotating = {**twice, "previous_secret": OLD_SECRET_REF, "previous_secret_until": until}
         [endpoint] = parse([rotating], "routing.yaml")
         assert endpoint.previous_secret_until == moment.timestamp()
         assert endpoint.secrets_at(moment.timestamp() - 1) == (SECRET, OLD_SECRET)

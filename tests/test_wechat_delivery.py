@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 
-from app.delivery.reader import RoutingError
+from app.routing_file import RoutingError
 
 from .conftest import TRUSTED
 from .providers.wechat_standins import (

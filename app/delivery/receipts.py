@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, TypeGuard
+from typing import Any
 
 from app.batch import Batch
 from app.errors import ApiError
@@ -30,11 +30,6 @@ def index_key(provider: str, message_id: str) -> str:
     return f"otp:msg:{{{provider}:{message_id}}}"
 
 
-def takes_receipts(provider: Provider | None) -> TypeGuard[ReceiptParser]:
-    """Whether the provider's adapter reads delivery reports."""
-    return callable(getattr(provider, "parse_receipts", None))
-
-
 # Records a report on the verification a message belongs to: the verification's country when
 # the report is new, None when it is repeated or the verification is gone. The service layer
 # provides it (VerificationService.record_receipt).
@@ -52,7 +47,7 @@ class Receipts:
 
     def remember(self, batch: Batch, provider: str, message_id: str, verification_id: str) -> None:
         """Queue the message id -> verification index, for providers that report back."""
-        if takes_receipts(self.providers[provider]):
+        if isinstance(self.providers[provider], ReceiptParser):
             batch.pipe.set(index_key(provider, message_id), verification_id, ex=self.ttl)
 
     def accept(
@@ -61,7 +56,7 @@ class Receipts:
         """Check one callback request and hand each report to `record`; the answer is in the
         form the provider expects, told how many reports were new."""
         provider = self.providers.get(provider_name)
-        if not takes_receipts(provider):
+        if not isinstance(provider, ReceiptParser):
             raise ApiError("not_found", f"No provider {provider_name!r} takes delivery receipts.")
         try:
             receipts = provider.parse_receipts(request)

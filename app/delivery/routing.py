@@ -77,6 +77,13 @@ class Router:
         self.config = config
         self.health = health
 
+    @property
+    def _unscheduled(self) -> str:
+        """Why a country goes through its own numbers (rule 5)."""
+        if not self.config.scheduling_enabled:
+            return "scheduling is switched off (scheduling.enabled: false)"
+        return "country does not use scheduling"
+
     def check_country(self, country: str) -> None:
         """Rule 2: a blocked country (or one outside the allow-list) is refused."""
         allowed = self.config.allowed
@@ -120,9 +127,10 @@ class Router:
     def _steps(
         self, country: str, channel: str, seed: str
     ) -> tuple[list[Step], list[Skip], bool, str]:
-        scheduling = self.config.scheduling.get(country)
+        enabled = self.config.scheduling_enabled  # the master switch: off, rule 5 everywhere
+        scheduling = self.config.scheduling.get(country) if enabled else None
         if scheduling is None:  # rule 5
-            steps, skipped = self._own(country, channel, "country does not use scheduling")
+            steps, skipped = self._own(country, channel, self._unscheduled)
             return steps, skipped, False, "no own numbers available for this country"
         resources = [r for r in scheduling.resources if _serves(self.config, r, channel)]
         steps, skipped = self._scheduled(country, channel, resources, seed)

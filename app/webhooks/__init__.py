@@ -1,6 +1,6 @@
 """Signed webhooks to the business system: configuration, signatures, queue and sender."""
 
-from .config import EVENTS, Endpoint, parse
+from .config import EVENTS, Endpoint
 from .sender import Webhooks
 
-__all__ = ["EVENTS", "Endpoint", "Webhooks", "parse"]
+__all__ = ["EVENTS", "Endpoint", "Webhooks"]

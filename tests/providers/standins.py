@@ -19,6 +19,7 @@ from app.delivery.providers.base import (
     ConfigError,
     Message,
     Provider,
+    ProviderContext,
     ProviderError,
 )
 
@@ -72,6 +73,10 @@ def expect_failure(
         stand_in.check_assertions()
     assert msg.code not in caught.value.message
     return caught.value
+
+
+# What the service gives an adapter when it is built, at its defaults.
+CONTEXT = ProviderContext()
 
 
 def config_error_key(build: Callable[..., object], *args: Any, **kwargs: Any) -> str:

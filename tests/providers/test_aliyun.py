@@ -13,6 +13,7 @@ from app.delivery.providers.aliyun import AliyunProvider
 from app.delivery.providers.base import (
     FailureClass,
     Message,
+    ProviderContext,
     ProviderError,
     Receipt,
     ReceiptRejected,
@@ -50,8 +51,9 @@ def settings(server: HTTPServer, **overrides: Any) -> dict[str, Any]:
 
 
 def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> AliyunProvider:
+    context = ProviderContext(send_timeout=timeout)
     return AliyunProvider.from_settings(
-        "ali", frozenset({"sms"}), settings(server, **overrides), timeout
+        "ali", frozenset({"sms"}), settings(server, **overrides), context
     )
 
 
@@ -232,14 +234,6 @@ def test_config_errors_name_the_key(
     httpserver: HTTPServer, overrides: dict[str, Any], key: str
 ) -> None:
     assert config_error_key(provider, httpserver, **overrides) == key
-
-
-def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
-    voice = frozenset({"sms", "voice"})
-
-    key = config_error_key(AliyunProvider.from_settings, "ali", voice, settings(httpserver), 5)
-
-    assert key == "channels"
 
 
 def sms_report(success: bool, err_code: str, biz_id: str = OK_BODY["BizId"]) -> dict[str, Any]:

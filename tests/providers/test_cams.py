@@ -14,6 +14,7 @@ from app.delivery.providers.base import (
     CallbackRequest,
     FailureClass,
     Message,
+    ProviderContext,
     ProviderError,
     Receipt,
     ReceiptRejected,
@@ -59,8 +60,9 @@ def settings(server: HTTPServer, **overrides: Any) -> dict[str, Any]:
 
 
 def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> CamsProvider:
+    context = ProviderContext(send_timeout=timeout)
     return CamsProvider.from_settings(
-        "wa", frozenset({"whatsapp"}), settings(server, **overrides), timeout
+        "wa", frozenset({"whatsapp"}), settings(server, **overrides), context
     )
 
 
@@ -239,14 +241,6 @@ def test_config_errors_name_the_key(
     httpserver: HTTPServer, overrides: dict[str, Any], key: str
 ) -> None:
     assert config_error_key(provider, httpserver, **overrides) == key
-
-
-def test_only_the_whatsapp_channel(httpserver: HTTPServer) -> None:
-    sms = frozenset({"whatsapp", "sms"})
-
-    key = config_error_key(CamsProvider.from_settings, "wa", sms, settings(httpserver), 5)
-
-    assert key == "channels"
 
 
 def status_push(reports: Any, url: str = f"{CALLBACK}?token={TOKEN}") -> CallbackRequest:

@@ -10,11 +10,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from app.delivery.providers.base import FailureClass, Message, ProviderError
+from app.delivery.providers.base import FailureClass, Message, ProviderContext, ProviderError
 from app.delivery.providers.cmsi import CmsiProvider
 
 from ..conftest import free_port
-from .standins import config_error_key, expect_failure, sent_request, stalled
+from .standins import CONTEXT, config_error_key, expect_failure, sent_request, stalled
 from .standins import message as text_message
 
 APP_CODE, APP_SECRET, USERNAME = "otp-service", "bk-app-secret-0123456789", "admin"
@@ -36,7 +36,8 @@ def settings(server: HTTPServer, **overrides: Any) -> dict[str, Any]:
 
 
 def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> CmsiProvider:
-    return CmsiProvider.from_settings("bk", CHANNELS, settings(server, **overrides), timeout)
+    context = ProviderContext(send_timeout=timeout)
+    return CmsiProvider.from_settings("bk", CHANNELS, settings(server, **overrides), context)
 
 
 def message(**fields: Any) -> Message:
@@ -213,15 +214,7 @@ def test_config_errors_name_the_key(
 
 def test_no_signature_needed_without_sms(httpserver: HTTPServer) -> None:
     mail_only = CmsiProvider.from_settings(
-        "bk", frozenset({"email"}), settings(httpserver, sms_signature=None), 2.0
+        "bk", frozenset({"email"}), settings(httpserver, sms_signature=None), CONTEXT
     )
 
     assert mail_only.channels == {"email"}
-
-
-def test_channels_beyond_the_four_components(httpserver: HTTPServer) -> None:
-    whatsapp = frozenset({"whatsapp"})
-
-    key = config_error_key(CmsiProvider.from_settings, "bk", whatsapp, settings(httpserver), 5)
-
-    assert key == "channels"

@@ -16,13 +16,14 @@ from app.delivery.providers.base import (
     CallbackRequest,
     FailureClass,
     Message,
+    ProviderContext,
     Receipt,
     ReceiptRejected,
 )
 from app.delivery.providers.http import HttpProvider
 
 from . import standins
-from .standins import config_error_key, expect_failure, sent_request, stalled
+from .standins import CONTEXT, config_error_key, expect_failure, sent_request, stalled
 
 SECRET = "shared-secret"
 PATH = "/otp/deliver"
@@ -30,7 +31,8 @@ PATH = "/otp/deliver"
 
 def provider(httpserver: HTTPServer, **extra: Any) -> HttpProvider:
     settings = {"url": httpserver.url_for(PATH), "secret": SECRET, **extra}
-    return HttpProvider.from_settings("own", frozenset({"sms", "telegram"}), settings, 2.0)
+    context = ProviderContext(send_timeout=2.0)
+    return HttpProvider.from_settings("own", frozenset({"sms", "telegram"}), settings, context)
 
 
 def message(**overrides: Any) -> Message:
@@ -103,7 +105,8 @@ def test_timeout_is_transient(httpserver: HTTPServer) -> None:
 
 def test_connection_refused_is_transient() -> None:
     settings = {"url": "http://127.0.0.1:1/deliver", "secret": SECRET}
-    unreachable = HttpProvider.from_settings("own", frozenset({"sms"}), settings, 1.0)
+    context = ProviderContext(send_timeout=1.0)
+    unreachable = HttpProvider.from_settings("own", frozenset({"sms"}), settings, context)
     assert expect_failure(unreachable, message()).failure is FailureClass.TRANSIENT
 
 
@@ -119,7 +122,7 @@ def test_connection_refused_is_transient() -> None:
 )
 def test_bad_setting_names_the_key(settings: dict[str, Any], key: str) -> None:
     sms = frozenset({"sms"})
-    assert config_error_key(HttpProvider.from_settings, "own", sms, settings, 5.0) == key
+    assert config_error_key(HttpProvider.from_settings, "own", sms, settings, CONTEXT) == key
 
 
 def receipt(body: bytes, timestamp: str, signature: str) -> CallbackRequest:

@@ -19,6 +19,7 @@ from app.delivery.providers.base import (
     CallbackRequest,
     FailureClass,
     Message,
+    ProviderContext,
     ProviderError,
     Receipt,
     ReceiptRejected,
@@ -51,8 +52,9 @@ def settings(server: HTTPServer, **overrides: Any) -> dict[str, Any]:
 
 
 def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> HuaweiProvider:
+    context = ProviderContext(send_timeout=timeout)
     return HuaweiProvider.from_settings(
-        "hw", frozenset({"sms"}), settings(server, **overrides), timeout
+        "hw", frozenset({"sms"}), settings(server, **overrides), context
     )
 
 
@@ -352,14 +354,6 @@ def test_config_errors_name_the_key(
     httpserver: HTTPServer, overrides: dict[str, Any], key: str
 ) -> None:
     assert config_error_key(provider, httpserver, **overrides) == key
-
-
-def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
-    email = frozenset({"email"})
-
-    key = config_error_key(HuaweiProvider.from_settings, "hw", email, settings(httpserver), 5)
-
-    assert key == "channels"
 
 
 def test_status_reports_are_answered_200_with_an_empty_body(httpserver: HTTPServer) -> None:

@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.delivery.providers.base import FailureClass, Message
+from app.delivery.providers.base import FailureClass, Message, ProviderContext
 from app.delivery.providers.smtp import SmtpProvider
 
 from ..conftest import free_port
 from . import standins
-from .standins import config_error_key, expect_failure
+from .standins import CONTEXT, config_error_key, expect_failure
 
 HOST = "127.0.0.1"
 SENDER = "OTP <otp@example.com>"
@@ -85,7 +85,7 @@ def settings(port: int, **extra: str) -> dict[str, Any]:
 
 def provider(port: int, timeout: float = 2.0, **extra: str) -> SmtpProvider:
     return SmtpProvider.from_settings(
-        "mail", frozenset({"email"}), settings(port, **extra), timeout
+        "mail", frozenset({"email"}), settings(port, **extra), ProviderContext(send_timeout=timeout)
     )
 
 
@@ -222,9 +222,4 @@ def test_starttls_with_untrusted_certificate_is_a_route_failure(
 )
 def test_bad_setting_names_the_key(change: dict[str, str], key: str) -> None:
     changed, email = {**settings(25), **change}, frozenset({"email"})
-    assert config_error_key(SmtpProvider.from_settings, "m", email, changed, 5.0) == key
-
-
-def test_sms_channel_is_refused() -> None:
-    sms = frozenset({"sms"})
-    assert config_error_key(SmtpProvider.from_settings, "m", sms, settings(25), 5.0) == "channels"
+    assert config_error_key(SmtpProvider.from_settings, "m", email, changed, CONTEXT) == key

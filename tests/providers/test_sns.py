@@ -10,10 +10,10 @@ from moto.sns.models import sns_backends
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from app.delivery.providers.base import FailureClass
+from app.delivery.providers.base import FailureClass, ProviderContext
 from app.delivery.providers.sns import SnsProvider
 
-from .standins import config_error_key, expect_failure, message, sent_request, stalled
+from .standins import CONTEXT, config_error_key, expect_failure, message, sent_request, stalled
 
 REGION = "eu-west-1"
 NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/"
@@ -29,7 +29,8 @@ def settings(**extra: str) -> dict[str, str]:
 
 
 def provider(timeout: float = 2.0, **extra: str) -> SnsProvider:
-    return SnsProvider.from_settings("sns-main", frozenset({"sms"}), settings(**extra), timeout)
+    context = ProviderContext(send_timeout=timeout)
+    return SnsProvider.from_settings("sns-main", frozenset({"sms"}), settings(**extra), context)
 
 
 def stand_in(httpserver: HTTPServer, timeout: float = 2.0) -> SnsProvider:
@@ -136,18 +137,8 @@ def test_connection_refused_is_transient() -> None:
 @pytest.mark.parametrize("key", ["access_key_id", "secret_access_key", "region"])
 def test_missing_setting_names_the_key(key: str) -> None:
     blank, sms = {**settings(), key: ""}, frozenset({"sms"})
-    assert config_error_key(SnsProvider.from_settings, "s", sms, blank, 5.0) == key
+    assert config_error_key(SnsProvider.from_settings, "s", sms, blank, CONTEXT) == key
 
 
 def test_bad_origination_number_is_refused() -> None:
     assert config_error_key(provider, origination_number="12065550100") == "origination_number"
-
-
-def test_empty_channel_set_is_refused() -> None:
-    none: frozenset[str] = frozenset()
-    assert config_error_key(SnsProvider.from_settings, "s", none, settings(), 5.0) == "channels"
-
-
-def test_voice_channel_is_refused() -> None:
-    voice = frozenset({"sms", "voice"})
-    assert config_error_key(SnsProvider.from_settings, "s", voice, settings(), 5.0) == "channels"

@@ -13,6 +13,7 @@ from werkzeug import Response
 from app.delivery.providers.base import (
     FailureClass,
     Message,
+    ProviderContext,
     ProviderError,
     Receipt,
     ReceiptRejected,
@@ -52,8 +53,9 @@ def settings(server: HTTPServer, **overrides: Any) -> dict[str, Any]:
 
 
 def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> TencentProvider:
+    context = ProviderContext(send_timeout=timeout)
     return TencentProvider.from_settings(
-        "tc", frozenset({"sms"}), settings(server, **overrides), timeout
+        "tc", frozenset({"sms"}), settings(server, **overrides), context
     )
 
 
@@ -312,14 +314,6 @@ def test_config_errors_name_the_key(
     httpserver: HTTPServer, overrides: dict[str, Any], key: str
 ) -> None:
     assert config_error_key(provider, httpserver, **overrides) == key
-
-
-def test_only_the_sms_channel(httpserver: HTTPServer) -> None:
-    voice = frozenset({"voice"})
-
-    key = config_error_key(TencentProvider.from_settings, "tc", voice, settings(httpserver), 5)
-
-    assert key == "channels"
 
 
 def status_report(report_status: str, errmsg: str, sid: str = SERIAL_NO) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from app.delivery.providers.base import FailureClass, Message, ProviderError
+from app.delivery.providers.base import FailureClass, Message, ProviderContext, ProviderError
 from app.delivery.providers.tencent_voice import TencentVoiceProvider
 
 from .signatures import tc3_signature_ok
@@ -39,8 +39,9 @@ def settings(server: HTTPServer, **overrides: Any) -> dict[str, Any]:
 
 
 def provider(server: HTTPServer, timeout: float = 2.0, **overrides: Any) -> TencentVoiceProvider:
+    context = ProviderContext(send_timeout=timeout)
     return TencentVoiceProvider.from_settings(
-        "tv", frozenset({"voice"}), settings(server, **overrides), timeout
+        "tv", frozenset({"voice"}), settings(server, **overrides), context
     )
 
 
@@ -158,11 +159,3 @@ def test_config_errors_name_the_key(
     httpserver: HTTPServer, overrides: dict[str, Any], key: str
 ) -> None:
     assert config_error_key(provider, httpserver, **overrides) == key
-
-
-def test_only_the_voice_channel(httpserver: HTTPServer) -> None:
-    sms = frozenset({"sms"})
-
-    key = config_error_key(TencentVoiceProvider.from_settings, "tv", sms, settings(httpserver), 5)
-
-    assert key == "channels"

@@ -9,10 +9,16 @@ from pytest_httpserver import HTTPServer
 from twilio.request_validator import RequestValidator
 from werkzeug import Request, Response
 
-from app.delivery.providers.base import CallbackRequest, FailureClass, Receipt, ReceiptRejected
+from app.delivery.providers.base import (
+    CallbackRequest,
+    FailureClass,
+    ProviderContext,
+    Receipt,
+    ReceiptRejected,
+)
 from app.delivery.providers.twilio import TwilioProvider
 
-from .standins import config_error_key, expect_failure, message, sent_request, stalled
+from .standins import CONTEXT, config_error_key, expect_failure, message, sent_request, stalled
 
 SID = "AC" + "0" * 32
 TOKEN = "auth-token-123"
@@ -34,7 +40,8 @@ def provider(
     **extra: object,
 ) -> TwilioProvider:
     configured = settings(httpserver, **extra)
-    return TwilioProvider.from_settings("t", frozenset(channels.split()), configured, timeout)
+    context = ProviderContext(send_timeout=timeout)
+    return TwilioProvider.from_settings("t", frozenset(channels.split()), configured, context)
 
 
 def assert_basic_auth(request: Request) -> None:
@@ -163,20 +170,14 @@ def test_missing_setting_names_the_key(
     httpserver: HTTPServer, change: dict[str, object], key: str
 ) -> None:
     changed, sms = {**settings(httpserver), **change}, frozenset({"sms"})
-    assert config_error_key(TwilioProvider.from_settings, "t", sms, changed, 5.0) == key
+    assert config_error_key(TwilioProvider.from_settings, "t", sms, changed, CONTEXT) == key
 
 
 def test_voice_needs_a_from_number(httpserver: HTTPServer) -> None:
     only_service = {**settings(httpserver), "from_number": "", "messaging_service_sid": "MG1"}
     voice = frozenset({"voice"})
-    key = config_error_key(TwilioProvider.from_settings, "t", voice, only_service, 5.0)
+    key = config_error_key(TwilioProvider.from_settings, "t", voice, only_service, CONTEXT)
     assert key == "from_number"
-
-
-def test_email_channel_is_refused(httpserver: HTTPServer) -> None:
-    email = frozenset({"email"})
-    key = config_error_key(TwilioProvider.from_settings, "t", email, settings(httpserver), 5.0)
-    assert key == "channels"
 
 
 def status_callback(form: dict[str, str], token: str = TOKEN) -> CallbackRequest:

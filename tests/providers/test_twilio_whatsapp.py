@@ -12,12 +12,11 @@ import pytest
 import redis
 from pytest_httpserver import HTTPServer
 
-from app.delivery import config
-from app.delivery.providers.base import FailureClass
+from app import routing_file
+from app.delivery.providers.base import FailureClass, ProviderContext
 from app.delivery.providers.twilio import TwilioProvider
-from app.services import build_providers
 
-from .standins import config_error_key, expect_failure, message, sent_request
+from .standins import CONTEXT, config_error_key, expect_failure, message, sent_request
 from .test_twilio import MESSAGES, SID, TOKEN, twilio_error
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "routing.example.yaml"
@@ -37,7 +36,8 @@ def settings(httpserver: HTTPServer, **extra: Any) -> dict[str, Any]:
 
 def provider(httpserver: HTTPServer, **extra: Any) -> TwilioProvider:
     channels = frozenset({"sms", "whatsapp"})
-    return TwilioProvider.from_settings("t", channels, settings(httpserver, **extra), 2.0)
+    context = ProviderContext(send_timeout=2.0)
+    return TwilioProvider.from_settings("t", channels, settings(httpserver, **extra), context)
 
 
 def accept(httpserver: HTTPServer) -> None:
@@ -149,19 +149,19 @@ def test_bad_whatsapp_settings_name_the_key(
     httpserver: HTTPServer, change: dict[str, Any], key: str
 ) -> None:
     changed, channels = {**settings(httpserver), **change}, frozenset({"sms", "whatsapp"})
-    assert config_error_key(TwilioProvider.from_settings, "t", channels, changed, 5.0) == key
+    assert config_error_key(TwilioProvider.from_settings, "t", channels, changed, CONTEXT) == key
 
 
 def test_sms_alone_needs_no_templates(httpserver: HTTPServer) -> None:
     accept(httpserver)
     sms_only = {**settings(httpserver), "whatsapp_templates": None}
-    TwilioProvider.from_settings("t", frozenset({"sms"}), sms_only, 5.0).send(message())
+    TwilioProvider.from_settings("t", frozenset({"sms"}), sms_only, CONTEXT).send(message())
     assert sent_request(httpserver).form["Body"] == "Your code is 123456"
 
 
 def test_the_shipped_routing_example_builds_every_provider(redis_client: redis.Redis) -> None:
     env = {name: "x" * 24 for name in re.findall(r"\$\{(\w+)\}", EXAMPLE.read_text())}
-    routing = config.load(EXAMPLE, env)
-    providers = build_providers(routing, 5.0, None, redis_client)
+    loaded = routing_file.load(EXAMPLE, ProviderContext(redis=redis_client), env)
+    routing, providers = loaded.routing, loaded.providers
     assert set(providers) == set(routing.providers)
     assert "whatsapp" in providers["twilio"].channels

@@ -8,10 +8,10 @@ import pytest
 import redis
 from pytest_httpserver import HTTPServer
 
-from app.delivery.providers.base import FailureClass, Message
+from app.delivery.providers.base import FailureClass, Message, ProviderContext
 from app.delivery.providers.wechat_mp import WechatMpProvider
 
-from .standins import config_error_key, expect_failure, stalled, template_message
+from .standins import CONTEXT, config_error_key, expect_failure, stalled, template_message
 from .wechat_standins import APP_ID, APP_SECRET, OPENID, TEMPLATE_ID, MpStandIn, error, reply
 
 FIELDS = {"code": "character_string1", "minutes": "number2", "app": "thing3"}
@@ -32,7 +32,8 @@ def provider(
     httpserver: HTTPServer, client: redis.Redis, timeout: float = 2.0, **extra: Any
 ) -> WechatMpProvider:
     configured = settings(httpserver, **extra)
-    return WechatMpProvider.from_settings("mp", frozenset({"wechat"}), configured, timeout, client)
+    context = ProviderContext(send_timeout=timeout, redis=client)
+    return WechatMpProvider.from_settings("mp", frozenset({"wechat"}), configured, context)
 
 
 def follower_message(**fields: Any) -> Message:
@@ -183,14 +184,11 @@ def test_bad_settings_name_the_key(
     httpserver: HTTPServer, redis_client: redis.Redis, change: dict[str, Any], key: str
 ) -> None:
     changed, wechat = {**settings(httpserver), **change}, frozenset({"wechat"})
+    with_redis = ProviderContext(redis=redis_client)
     build = WechatMpProvider.from_settings
-    assert config_error_key(build, "mp", wechat, changed, 5.0, redis_client) == key
+    assert config_error_key(build, "mp", wechat, changed, with_redis) == key
 
 
-def test_only_the_wechat_channel_and_only_with_redis(
-    httpserver: HTTPServer, redis_client: redis.Redis
-) -> None:
+def test_the_service_redis_client_is_needed(httpserver: HTTPServer) -> None:
     build, configured = WechatMpProvider.from_settings, settings(httpserver)
-    voice = frozenset({"voice"})
-    assert config_error_key(build, "mp", voice, configured, 5.0, redis_client) == "channels"
-    assert config_error_key(build, "mp", frozenset({"wechat"}), configured, 5.0) == "type"
+    assert config_error_key(build, "mp", frozenset({"wechat"}), configured, CONTEXT) == "type"

@@ -11,11 +11,11 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug import Response
 
-from app.delivery.providers.base import FailureClass, Message
+from app.delivery.providers.base import FailureClass, Message, ProviderContext
 from app.delivery.providers.wecom import WecomProvider
 
 from ..conftest import free_port
-from .standins import config_error_key, expect_failure, stalled, template_message
+from .standins import CONTEXT, config_error_key, expect_failure, stalled, template_message
 from .wechat_standins import AGENT_ID, CORP_ID, CORP_SECRET, WecomStandIn, error, reply
 
 MEMBER = "+8613800138000"
@@ -32,7 +32,8 @@ def provider(
     httpserver: HTTPServer, client: redis.Redis, timeout: float = 2.0, **extra: Any
 ) -> WecomProvider:
     configured = settings(httpserver, **extra)
-    return WecomProvider.from_settings("wc", frozenset({"wechat"}), configured, timeout, client)
+    context = ProviderContext(send_timeout=timeout, redis=client)
+    return WecomProvider.from_settings("wc", frozenset({"wechat"}), configured, context)
 
 
 def wechat_message(**fields: Any) -> Message:
@@ -174,14 +175,11 @@ def test_bad_settings_name_the_key(
     httpserver: HTTPServer, redis_client: redis.Redis, change: dict[str, Any], key: str
 ) -> None:
     changed, wechat = {**settings(httpserver), **change}, frozenset({"wechat"})
+    with_redis = ProviderContext(redis=redis_client)
     build = WecomProvider.from_settings
-    assert config_error_key(build, "wc", wechat, changed, 5.0, redis_client) == key
+    assert config_error_key(build, "wc", wechat, changed, with_redis) == key
 
 
-def test_only_the_wechat_channel_and_only_with_redis(
-    httpserver: HTTPServer, redis_client: redis.Redis
-) -> None:
+def test_the_service_redis_client_is_needed(httpserver: HTTPServer) -> None:
     build, configured = WecomProvider.from_settings, settings(httpserver)
-    sms = frozenset({"sms"})
-    assert config_error_key(build, "wc", sms, configured, 5.0, redis_client) == "channels"
-    assert config_error_key(build, "wc", frozenset({"wechat"}), configured, 5.0) == "type"
+    assert config_error_key(build, "wc", frozenset({"wechat"}), configured, CONTEXT) == "type"

@@ -1,4 +1,4 @@
-"""Small pieces shared by the provider adapters: settings, channels, failures, bodies."""
+"""Small pieces shared by the provider adapters: settings, failures, bodies."""
 
 from __future__ import annotations
 
@@ -43,15 +43,6 @@ def http_url(key: str, url: str) -> SplitResult:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(key, "must be an http:// or https:// URL")
     return parts
-
-
-def check_channels(channels: frozenset[str], supported: frozenset[str]) -> None:
-    """Refuse an empty channel set or a channel the provider cannot serve."""
-    if not channels:
-        raise ConfigError("channels", f"name at least one of {', '.join(sorted(supported))}")
-    unsupported = sorted(channels - supported)
-    if unsupported:
-        raise ConfigError("channels", f"cannot serve {', '.join(unsupported)}")
 
 
 def missing_extra(extra: str) -> ConfigError:

@@ -6,18 +6,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import partial
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from app.delivery.sms_text import check_variable_template, variables
 
 from . import _alibabacloud as alibabacloud
 from . import _template_sms as common
-from ._common import callback_token, check_channels, check_url_token, json_reports, missing_extra
+from ._common import callback_token, check_url_token, json_reports, missing_extra
 from .base import (
     CallbackAnswer,
     CallbackRequest,
     FailureClass,
     Message,
+    ProviderContext,
     ProviderError,
     Receipt,
     SendResult,
@@ -89,6 +90,9 @@ THROTTLE_DEFAULT_SECONDS = 60  # the one-a-minute limit is the one a resend meet
 class AliyunProvider:
     """Sends template SMS through Alibaba Cloud; the template gets the code (and minutes)."""
 
+    kind: ClassVar[str] = KIND
+    serves: ClassVar[frozenset[str]] = common.SMS_ONLY
+
     def __init__(
         self,
         name: str,
@@ -111,16 +115,20 @@ class AliyunProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate the settings and build the SDK client once."""
-        check_channels(channels, common.SMS_ONLY)
         sign_name = common.signature_setting(settings, "sign_name")
         templates = common.template_ids(settings)
         params = common.named_params(settings)
         common.check_bodies(settings, templates, partial(_check_body, params))
         client = _client(settings)
         token = callback_token(settings)
+        timeout = context.send_timeout
         return cls(name, channels, client, sign_name, templates, params, timeout, token)
 
     def send(self, message: Message) -> SendResult:

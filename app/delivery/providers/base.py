@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
+
+if TYPE_CHECKING:
+    from .console import Outbox
+
+# Every channel the service knows; a deployment enables some of them in its routing file.
+CHANNELS = frozenset({"sms", "voice", "whatsapp", "email", "wechat"})
 
 
 class FailureClass(StrEnum):
@@ -55,7 +61,7 @@ class Message:
     providers build their parameters from `code`, `ttl_minutes` and `app`."""
 
     to: str  # E.164 phone number, or an e-mail address for the email channel
-    channel: str  # sms, voice, whatsapp, email
+    channel: str  # sms, voice, whatsapp, email, wechat
     purpose: str  # login, signup, reset_password, approve, ...
     locale: str
     code: str
@@ -101,9 +107,35 @@ class CallbackRequest:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ProviderContext:
+    """What an adapter may take from the service when it is built."""
+
+    send_timeout: float = 5.0
+    # The shared Redis client, for adapters that cache tokens. Building an adapter must send it
+    # nothing: `flask otp check` builds every adapter with a client that cannot connect.
+    redis: Any = None
+    outbox: Outbox | None = None  # development mode: where the console adapter keeps messages
+
+
 class Provider(Protocol):
+    """An adapter: the routing file's `type: <kind>` names it; it serves some channels."""
+
+    kind: ClassVar[str]  # the routing file's `type`
+    serves: ClassVar[frozenset[str]]  # the channels this kind of provider can serve at all
     name: str
-    channels: frozenset[str]
+    channels: frozenset[str]  # the channels this provider is configured for (within serves)
+
+    @classmethod
+    def from_settings(
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
+    ) -> Self:
+        """Check the settings (ConfigError naming the key) and build the adapter."""
+        ...
 
     def send(self, message: Message) -> SendResult:
         """Send one message; raise ProviderError on any failure the provider reports."""
@@ -120,7 +152,10 @@ class CallbackAnswer:
     status: int = 200
 
 
+@runtime_checkable
 class ReceiptParser(Protocol):
+    """An adapter that also reads the delivery reports its provider pushes."""
+
     def parse_receipts(self, request: CallbackRequest) -> list[Receipt]:
         """Check the request's signature (raise ReceiptRejected) and read its reports."""
         ...

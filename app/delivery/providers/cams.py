@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from . import _alibabacloud as alibabacloud
 from . import _template_sms as common
 from ._common import (
     callback_token,
-    check_channels,
     check_url_token,
     json_reports,
     missing_extra,
@@ -23,6 +22,7 @@ from .base import (
     ConfigError,
     FailureClass,
     Message,
+    ProviderContext,
     Receipt,
     SendResult,
 )
@@ -88,6 +88,9 @@ class _Sending:
 class CamsProvider:
     """Sends WhatsApp template messages; the template gets the code, an SMS fallback the text."""
 
+    kind: ClassVar[str] = KIND
+    serves: ClassVar[frozenset[str]] = CHANNELS
+
     def __init__(
         self,
         name: str,
@@ -106,10 +109,13 @@ class CamsProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate the settings and build the SDK client once."""
-        check_channels(channels, CHANNELS)
         sending = _Sending(
             from_number=optional(settings, "from_number"),
             cust_space_id=optional(settings, "cust_space_id"),
@@ -119,7 +125,7 @@ class CamsProvider:
             fallback_after=_fallback_after(settings),
         )
         client = _client(settings)
-        return cls(name, channels, client, sending, timeout, callback_token(settings))
+        return cls(name, channels, client, sending, context.send_timeout, callback_token(settings))
 
     def send(self, message: Message) -> SendResult:
         """Send one template message; body codes other than OK become ProviderError."""

@@ -22,13 +22,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from app.delivery.sms_text import check_signature
 
 from . import _template_sms as common
 from ._common import (
-    check_channels,
     failure_for_status,
     http_url,
     json_object,
@@ -36,7 +35,7 @@ from ._common import (
     post,
     require,
 )
-from .base import ConfigError, FailureClass, Message, SendResult
+from .base import ConfigError, FailureClass, Message, ProviderContext, SendResult
 
 KIND = "cmsi"
 CHANNELS = frozenset({"sms", "voice", "email", "wechat"})
@@ -96,6 +95,9 @@ class _Texts:
 class CmsiProvider:
     """Sends SMS, voice calls, e-mail and WeChat messages through one BlueKing gateway."""
 
+    kind: ClassVar[str] = KIND
+    serves: ClassVar[frozenset[str]] = CHANNELS
+
     def __init__(
         self, name: str, channels: frozenset[str], gateway: _Gateway, texts: _Texts
     ) -> None:
@@ -106,11 +108,15 @@ class CmsiProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate the settings; connections are opened per message."""
-        check_channels(channels, CHANNELS)
-        return cls(name, channels, _gateway(settings, timeout), _texts(settings, channels))
+        gateway = _gateway(settings, context.send_timeout)
+        return cls(name, channels, gateway, _texts(settings, channels))
 
     def send(self, message: Message) -> SendResult:
         """Call the channel's component; its `result` decides, its `code` classifies."""

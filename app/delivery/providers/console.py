@@ -7,9 +7,9 @@ import secrets
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
-from .base import Message, SendResult
+from .base import CHANNELS, Message, ProviderContext, SendResult
 
 OUTBOX_KEY = "otp:outbox"
 OUTBOX_SIZE = 200
@@ -37,6 +37,9 @@ class Outbox:
 class ConsoleProvider:
     """Serves every channel; the one place a code is shown in clear, by design."""
 
+    kind: ClassVar[str] = "console"
+    serves: ClassVar[frozenset[str]] = CHANNELS
+
     def __init__(self, name: str, channels: frozenset[str], outbox: Outbox | None) -> None:
         self.name = name
         self.channels = channels
@@ -44,9 +47,13 @@ class ConsoleProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
-        return cls(name, channels, None)
+        return cls(name, channels, context.outbox)
 
     def send(self, message: Message) -> SendResult:
         message_id = "console-" + secrets.token_hex(4)

@@ -44,14 +44,16 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from ._common import failure_for_status, header, http_url, json_object, require
 from .base import (
+    CHANNELS,
     CallbackRequest,
     ConfigError,
     FailureClass,
     Message,
+    ProviderContext,
     ProviderError,
     Receipt,
     ReceiptRejected,
@@ -73,6 +75,9 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 class HttpProvider:
     """POSTs every message, on any channel, to the user's own delivery service."""
 
+    kind: ClassVar[str] = "http"
+    serves: ClassVar[frozenset[str]] = CHANNELS
+
     def __init__(
         self, name: str, channels: frozenset[str], url: str, secret: bytes, timeout: float
     ) -> None:
@@ -85,13 +90,19 @@ class HttpProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate url, secret and the optional timeout override."""
         url = require(settings, "url")
         http_url("url", url)
         secret = require(settings, "secret").encode()
-        return cls(name, channels, url, secret, _timeout(settings.get("timeout"), timeout))
+        return cls(
+            name, channels, url, secret, _timeout(settings.get("timeout"), context.send_timeout)
+        )
 
     def send(self, message: Message) -> SendResult:
         """POST the message; the service's message_id (or a generated one) is the id."""

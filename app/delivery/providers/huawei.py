@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Mapping
 from functools import partial
 from http.client import HTTPException
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 from app.delivery.sms_text import check_variable_template
@@ -19,7 +19,6 @@ from app.delivery.sms_text import check_variable_template
 from . import _template_sms as common
 from ._common import (
     callback_token,
-    check_channels,
     check_url_token,
     failure_for_status,
     http_url,
@@ -34,6 +33,7 @@ from .base import (
     ConfigError,
     FailureClass,
     Message,
+    ProviderContext,
     Receipt,
     SendResult,
 )
@@ -91,6 +91,9 @@ UNDELIVERED = frozenset({"UNDELIV", "EXPIRED", "DELETED", "UNKNOWN"})
 class HuaweiProvider:
     """Sends template SMS through Huawei Cloud with X-WSSE auth; parses its status reports."""
 
+    kind: ClassVar[str] = KIND
+    serves: ClassVar[frozenset[str]] = common.SMS_ONLY
+
     def __init__(
         self,
         name: str,
@@ -115,10 +118,13 @@ class HuaweiProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate the settings; status reports are only requested with a callback_token."""
-        check_channels(channels, common.SMS_ONLY)
         endpoint = common.http_endpoint(settings, None)
         if endpoint is None:
             raise ConfigError(
@@ -136,6 +142,7 @@ class HuaweiProvider:
         templates = common.template_ids(settings)
         params = common.positional_params(settings)
         common.check_bodies(settings, templates, partial(_check_body, params))
+        timeout = context.send_timeout
         return cls(name, channels, url, credentials, fields, templates, params, token, timeout)
 
     def send(self, message: Message) -> SendResult:

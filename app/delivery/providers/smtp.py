@@ -10,12 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
-from ._common import check_channels, optional, redact, require
-from .base import ConfigError, FailureClass, Message, ProviderError, SendResult
+from ._common import optional, redact, require
+from .base import ConfigError, FailureClass, Message, ProviderContext, ProviderError, SendResult
 
-CHANNELS = frozenset({"email"})
 _DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 _SUBJECTS = {
     "login": "Your login code",
@@ -42,6 +41,9 @@ class _Server:
 class SmtpProvider:
     """Sends the rendered text as a plain-text e-mail."""
 
+    kind: ClassVar[str] = "smtp"
+    serves: ClassVar[frozenset[str]] = frozenset({"email"})
+
     def __init__(self, name: str, channels: frozenset[str], server: _Server, sender: str) -> None:
         self.name = name
         self.channels = channels
@@ -52,14 +54,17 @@ class SmtpProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate the settings; connections are opened per message."""
-        check_channels(channels, CHANNELS)
         sender = require(settings, "sender")
         if "@" not in parseaddr(sender)[1]:
             raise ConfigError("sender", "must be an e-mail address")
-        return cls(name, channels, _server(settings, timeout), sender)
+        return cls(name, channels, _server(settings, context.send_timeout), sender)
 
     def send(self, message: Message) -> SendResult:
         """Deliver one e-mail; the Message-ID we generate is the message id."""

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
-from ._common import check_channels, failure_for_status, missing_extra, optional, redact, require
-from .base import ConfigError, FailureClass, Message, ProviderError, SendResult
-
-CHANNELS = frozenset({"sms"})
+from ._common import failure_for_status, missing_extra, optional, redact, require
+from .base import ConfigError, FailureClass, Message, ProviderContext, ProviderError, SendResult
 
 _TRANSIENT_CODES = frozenset(
     {
@@ -39,6 +37,9 @@ _INVALID_PARAMETER_CODES = frozenset({"InvalidParameter", "InvalidParameterValue
 class SnsProvider:
     """Publishes transactional SMS through Amazon SNS."""
 
+    kind: ClassVar[str] = "sns"
+    serves: ClassVar[frozenset[str]] = frozenset({"sms"})
+
     def __init__(
         self, name: str, channels: frozenset[str], client: Any, attributes: dict[str, Any]
     ) -> None:
@@ -49,17 +50,20 @@ class SnsProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate the settings and build the boto3 client once."""
-        check_channels(channels, CHANNELS)
         credentials = {
             "aws_access_key_id": require(settings, "access_key_id"),
             "aws_secret_access_key": require(settings, "secret_access_key"),
             "region_name": require(settings, "region"),
             "endpoint_url": optional(settings, "endpoint_url"),
         }
-        client = _client(credentials, timeout)
+        client = _client(credentials, context.send_timeout)
         return cls(name, channels, client, _attributes(settings))
 
     def send(self, message: Message) -> SendResult:

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Mapping
 from functools import partial
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from app.delivery.sms_text import check_positional_template, positional_placeholders
 
@@ -15,7 +15,6 @@ from . import _template_sms as common
 from . import _tencentcloud as tencentcloud
 from ._common import (
     callback_token,
-    check_channels,
     check_url_token,
     json_object,
     json_reports,
@@ -27,6 +26,7 @@ from .base import (
     CallbackRequest,
     FailureClass,
     Message,
+    ProviderContext,
     ProviderError,
     Receipt,
     SendResult,
@@ -92,6 +92,9 @@ CHINA_UTC_OFFSET = 8 * 3600
 class TencentProvider:
     """Sends template SMS through Tencent Cloud; parameters fill {1}, {2}, ... in order."""
 
+    kind: ClassVar[str] = KIND
+    serves: ClassVar[frozenset[str]] = common.SMS_ONLY
+
     def __init__(
         self,
         name: str,
@@ -112,10 +115,13 @@ class TencentProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate the settings (template bodies included, when given) and build the client."""
-        check_channels(channels, common.SMS_ONLY)
         templates = common.template_ids(settings)
         params = common.positional_params(settings)
         common.check_bodies(settings, templates, partial(_check_body, params))
@@ -124,7 +130,7 @@ class TencentProvider:
             "SignName": common.signature_setting(settings, "sign_name"),
             "SenderId": optional(settings, "sender_id"),
         }
-        client = _client(settings, timeout)
+        client = _client(settings, context.send_timeout)
         token = callback_token(settings)
         return cls(name, channels, client, fields, templates, params, token)
 

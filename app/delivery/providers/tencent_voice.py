@@ -4,12 +4,12 @@ call, through the official SDK."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from . import _template_sms as common
 from . import _tencentcloud as tencentcloud
-from ._common import check_channels, missing_extra
-from .base import ConfigError, FailureClass, Message, SendResult
+from ._common import missing_extra
+from .base import ConfigError, FailureClass, Message, ProviderContext, SendResult
 
 KIND = "tencent_voice"
 CHANNELS = frozenset({"voice"})
@@ -51,6 +51,9 @@ ERROR_PREFIXES = tencentcloud.SDK_PREFIXES  # UnauthorizedOperation.* (1020, 103
 class TencentVoiceProvider:
     """Calls the recipient and reads the code out; the platform says the words around it."""
 
+    kind: ClassVar[str] = KIND
+    serves: ClassVar[frozenset[str]] = CHANNELS
+
     def __init__(
         self, name: str, channels: frozenset[str], client: Any, app_id: str, play_times: int
     ) -> None:
@@ -62,13 +65,16 @@ class TencentVoiceProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate the settings and build the SDK client once."""
-        check_channels(channels, CHANNELS)
         app_id = common.identifier("voice_sdk_app_id", settings.get("voice_sdk_app_id"))
         play_times = _play_times(settings.get("play_times"))
-        return cls(name, channels, _client(settings, timeout), app_id, play_times)
+        return cls(name, channels, _client(settings, context.send_timeout), app_id, play_times)
 
     def send(self, message: Message) -> SendResult:
         """Place one code call; the call id is the message id."""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from ._common import (
-    check_channels,
     failure_for_status,
     header,
     missing_extra,
@@ -22,13 +21,12 @@ from .base import (
     ConfigError,
     FailureClass,
     Message,
+    ProviderContext,
     ProviderError,
     Receipt,
     ReceiptRejected,
     SendResult,
 )
-
-CHANNELS = frozenset({"sms", "whatsapp", "voice"})
 
 _PERMANENT_CODES = frozenset(
     {
@@ -99,6 +97,9 @@ class _Senders:
 class TwilioProvider:
     """Sends through Twilio's Messages and Calls APIs."""
 
+    kind: ClassVar[str] = "twilio"
+    serves: ClassVar[frozenset[str]] = frozenset({"sms", "whatsapp", "voice"})
+
     def __init__(
         self,
         name: str,
@@ -117,10 +118,13 @@ class TwilioProvider:
 
     @classmethod
     def from_settings(
-        cls, name: str, channels: frozenset[str], settings: Mapping[str, Any], timeout: float
+        cls,
+        name: str,
+        channels: frozenset[str],
+        settings: Mapping[str, Any],
+        context: ProviderContext,
     ) -> Self:
         """Validate the settings and build the SDK client once."""
-        check_channels(channels, CHANNELS)
         senders = _senders(settings, channels)
         whatsapp = WhatsAppContent.from_settings(settings, channels)
         account_sid, auth_token = require(settings, "account_sid"), require(settings, "auth_token")
@@ -128,7 +132,8 @@ class TwilioProvider:
             from twilio.request_validator import RequestValidator
         except ImportError as exc:
             raise missing_extra("twilio") from exc
-        client = _client(account_sid, auth_token, optional(settings, "base_url"), timeout)
+        base_url = optional(settings, "base_url")
+        client = _client(account_sid, auth_token, base_url, context.send_timeout)
         return cls(name, channels, client, RequestValidator(auth_token), senders, whatsapp)
 
     def send(self, message: Message) -> SendResult:

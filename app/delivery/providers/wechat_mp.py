@@ -11,12 +11,12 @@ hold.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from . import _wechat as wechat
-from ._common import check_channels, optional, require
+from ._common import optional, require
 from ._template_sms import failure, template_for, template_ids
-from .base import ConfigError, FailureClass, Message, SendResult
+from .base import ConfigError, FailureClass, Message, ProviderContext, SendResult
 
 KIND = "wechat_mp"
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
@@ -54,7 +54,8 @@ FLAVOUR = wechat.Flavour(KIND, DEFAULT_BASE_URL, ERROR_CODES, STALE_TOKEN)
 class WechatMpProvider:
     """Sends the code as an Official Account template message to an openid."""
 
-    shares_state = True  # gets the Redis client: the access token is shared by all workers
+    kind: ClassVar[str] = KIND
+    serves: ClassVar[frozenset[str]] = CHANNELS
 
     def __init__(
         self,
@@ -78,11 +79,9 @@ class WechatMpProvider:
         name: str,
         channels: frozenset[str],
         settings: Mapping[str, Any],
-        timeout: float,
-        redis: Any = None,
+        context: ProviderContext,
     ) -> Self:
         """Validate app_id, app_secret, templates, template_fields, app_name and base_url."""
-        check_channels(channels, CHANNELS)
         app_id, secret = require(settings, "app_id"), require(settings, "app_secret")
         templates, fields = template_ids(settings), _fields(settings)
         app_name = optional(settings, "app_name") or ""
@@ -92,8 +91,8 @@ class WechatMpProvider:
         account = wechat.account(
             FLAVOUR,
             settings,
-            timeout,
-            redis,
+            context.send_timeout,
+            context.redis,
             f"wechat_mp:{app_id}",
             lambda api: api.post("/cgi-bin/stable_token", {}, {**body, "force_refresh": False}),
         )

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import phonenumbers
 
 from . import _wechat as wechat
-from ._common import check_channels, require
+from ._common import require
 from ._template_sms import failure, identifier
 from ._token import SharedToken, cache_errors
-from .base import ConfigError, FailureClass, Message, SendResult
+from .base import ConfigError, FailureClass, Message, ProviderContext, SendResult
 
 KIND = "wecom"
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
@@ -60,7 +60,8 @@ FLAVOUR = wechat.Flavour(KIND, DEFAULT_BASE_URL, ERROR_CODES, STALE_TOKEN)
 class WecomProvider:
     """Sends the code as a WeCom text message to the member found by phone number."""
 
-    shares_state = True  # gets the Redis client: the access token is shared by all workers
+    kind: ClassVar[str] = KIND
+    serves: ClassVar[frozenset[str]] = CHANNELS
 
     def __init__(
         self,
@@ -81,11 +82,9 @@ class WecomProvider:
         name: str,
         channels: frozenset[str],
         settings: Mapping[str, Any],
-        timeout: float,
-        redis: Any = None,
+        context: ProviderContext,
     ) -> Self:
         """Validate corp_id, corp_secret, agent_id and the optional base_url."""
-        check_channels(channels, CHANNELS)
         corp_id, secret = require(settings, "corp_id"), require(settings, "corp_secret")
         agent_id = identifier("agent_id", settings.get("agent_id"))
         if not agent_id.isdigit():
@@ -94,8 +93,8 @@ class WecomProvider:
         account = wechat.account(
             FLAVOUR,
             settings,
-            timeout,
-            redis,
+            context.send_timeout,
+            context.redis,
             f"wecom:{corp_id}:{agent_id}",
             lambda api: api.get("/cgi-bin/gettoken", credentials),
         )
