@@ -36,7 +36,8 @@ class TwilioVerify:
         purpose = self._purpose(service_sid)
         req = _code_request(to, channel, purpose, locale)
         target = self.service.target(req)
-        pending = self.service.store.load(self.service.codes.ref_for(target.to, purpose), True)
+        slot = self.service.codes.ref_for(target.to, purpose)
+        pending = self.service.store.load(slot, any_rand=True)
         if pending is not None and self._state(pending) == "too_many_attempts":
             raise _max_checks()
         sent = self.service.request(req, target)
@@ -45,7 +46,8 @@ class TwilioVerify:
         if handle is None or fields is None:
             raise shapes.not_found()
         root = handle.with_rand(fields["r"])
-        return self._shown(service_sid, root, self._note(root, f"s|{time.time()}|{channel}"))
+        events = self._note(root, f"s|{time.time()}|{channel}")
+        return self._shown(service_sid, root, events, fields)
 
     def check(self, service_sid: str, key: str, code: str) -> tuple[shapes.Shown, str | None]:
         """Check a code against the verification a SID or destination names: a wrong code
@@ -72,8 +74,8 @@ class TwilioVerify:
         return shown, self.service.signer.sign(shown.to, fields["pu"], shown.sid)
 
     def fetch(self, service_sid: str, key: str) -> shapes.Shown:
-        root, _ = self.find(service_sid, key)
-        return self._shown(service_sid, root, self._events(root))
+        root, fields = self.find(service_sid, key)
+        return self._shown(service_sid, root, self._events(root), fields)
 
     def update(self, service_sid: str, key: str, new_status: str) -> shapes.Shown:
         """End a pending verification: canceled, or approved by the backend's own decision."""
@@ -120,8 +122,16 @@ class TwilioVerify:
         """Where the verification stands for its first handle, whose tries the checks spend."""
         return status.state(fields, fields["r"], self.service.store.limits.max_attempts)
 
-    def _shown(self, service_sid: str, root: VerificationRef, events: list[str]) -> shapes.Shown:
-        fields = self.service.store.load(root)
+    def _shown(
+        self,
+        service_sid: str,
+        root: VerificationRef,
+        events: list[str],
+        fields: dict[str, str] | None = None,
+    ) -> shapes.Shown:
+        """The resource's view of a verification, from its fields (read now unless given)
+        and its Twilio record."""
+        fields = fields or self.service.store.load(root)
         if fields is None:
             raise shapes.not_found()
         limits = self.service.store.limits

@@ -26,7 +26,7 @@ FORM = "application/x-www-form-urlencoded"
 CREATE_PARAMETERS = ("To", "Channel", "Locale")
 CHECK_PARAMETERS = ("Code", "To", "VerificationSid")
 UPDATE_STATUSES = ("canceled", "approved")
-_EMAIL = validate.Email()
+_EMAIL = validate.And(validate.Email(), validate.Length(max=254))
 
 
 @bp.record_once
