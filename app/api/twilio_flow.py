@@ -186,9 +186,7 @@ def _text(value: Any) -> str:
 
 
 def _line_type(to: str) -> str | None:
-    if "@" in to:
-        return None
-    return shapes.LINE_TYPES.get(phone.parse(to).kind)
+    return shapes.LINE_TYPES.get(phone.kind_of(to) or "")
 
 
 def _max_checks() -> shapes.TwilioError:
