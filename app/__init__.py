@@ -25,6 +25,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     built = services.build(settings)
     app.extensions["otp"] = built
     _register_blueprints(app, settings.development)
+    if settings.twilio_account_sid:
+        from app.api import twilio_verify
+
+        app.register_blueprint(twilio_verify.bp)
     errors.register(app)
     ratelimit.init_app(app, built.redis_url, built.redis)
     app.cli.add_command(cli.otp)

@@ -101,6 +101,19 @@ def _from_unexpected(exc: Exception) -> ApiError:
     return ApiError("internal_error", "An unexpected error occurred.")
 
 
+def as_api_error(exc: Exception) -> ApiError:
+    """Any exception as the error the envelope shows (for answers in another shape)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, HTTPException):
+        return _from_http(exc)
+    if isinstance(exc, ValidationError):
+        return _from_validation(exc)
+    if isinstance(exc, RedisError | StorageError):
+        return _from_storage(exc)
+    return _from_unexpected(exc)
+
+
 def register(app: Flask) -> None:
     """Route every exception through the envelope."""
     app.register_error_handler(ApiError, envelope)

@@ -52,6 +52,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     cors_credentials: bool = False
     cors_max_age: int = 600
+    twilio_account_sid: str | None = None
+    twilio_services: dict[str, str] = field(default_factory=dict)  # VA sid -> purpose
     # flask-limiter's own settings (RATELIMIT_*), passed to it as Flask config
     ratelimit: dict[str, Any] = field(default_factory=dict)
 
@@ -126,6 +128,33 @@ def _origins(raw: str) -> tuple[str, ...]:
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
+def _account_sid(raw: str) -> str:
+    """The account SID Twilio's SDKs send as the Basic username: AC and 32 hex digits."""
+    if not _ACCOUNT_SID.fullmatch(raw):
+        raise ValueError("must be AC followed by 32 hex digits")
+    return raw
+
+
+def _twilio_services(raw: str) -> dict[str, str]:
+    """'VA...=login,VA...=signup': each Verify service SID and the purpose it stands for."""
+    services: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        sid, _, purpose = item.partition("=")
+        if not _SERVICE_SID.fullmatch(sid):
+            raise ValueError(f"{sid!r} is not VA followed by 32 hex digits")
+        if not _PURPOSE.fullmatch(purpose):
+            raise ValueError(f"{item!r}: the purpose must be a-z, 0-9 and _, 1 to 32")
+        if purpose in services.values() or sid in services:
+            raise ValueError(f"{item!r}: each service and each purpose may appear once")
+        services[sid] = purpose
+    return services
+
+
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_SERVICE_SID = re.compile(r"VA[0-9a-fA-F]{32}")
+_PURPOSE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
 def _rate(raw: str) -> str:
     from limits import parse_many
 
@@ -158,6 +187,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "cors_origins": ("OTP_CORS_ORIGINS", _origins),
     "cors_credentials": ("OTP_CORS_CREDENTIALS", _bool),
     "cors_max_age": ("OTP_CORS_MAX_AGE", _int(0, 86400)),
+    "twilio_account_sid": ("OTP_TWILIO_ACCOUNT_SID", _account_sid),
+    "twilio_services": ("OTP_TWILIO_SERVICES", _twilio_services),
 }
 
 # flask-limiter settings an operator may set by their own names; values parsed by kind.
@@ -205,6 +236,7 @@ def load(overrides: Mapping[str, Any] | None = None) -> Settings:
         **values,
     )
     problems += _production_problems(settings) + _cors_problems(settings)
+    problems += _twilio_problems(settings)
     if problems:
         raise SettingsError(problems)
     return settings
@@ -216,6 +248,18 @@ def _cors_problems(settings: Settings) -> list[str]:
         # site on the internet make credentialed calls.
         return ["OTP_CORS_ORIGINS='*' cannot be used with OTP_CORS_CREDENTIALS=true"]
     return []
+
+
+def _twilio_problems(settings: Settings) -> list[str]:
+    """The Twilio Verify compatible API needs all three: its account, services and keys."""
+    if not (settings.twilio_account_sid or settings.twilio_services):
+        return []
+    needed = {
+        "OTP_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "OTP_TWILIO_SERVICES": settings.twilio_services,
+        "OTP_API_KEYS": settings.api_keys,
+    }
+    return [f"the Twilio Verify API needs {name}" for name, value in needed.items() if not value]
 
 
 def _production_problems(settings: Settings) -> list[str]:

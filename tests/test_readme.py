@@ -18,12 +18,7 @@ README = (ROOT / "README.md").read_text()
 CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text()
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
 # Pages written alongside this documentation; a link to one counts until it lands.
-PENDING = {
-    ROOT / "docs" / name
-    for name in (
-        "scaling.md",
-    )
-}
+PENDING = {ROOT / "docs" / name for name in ("scaling.md",)}
 FENCED = re.compile(r"^```.*?^```$", re.MULTILINE | re.DOTALL)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 

@@ -19,6 +19,7 @@ from marshmallow import Schema
 from app.errors import STATUS
 
 from . import responses as r
+from . import twilio_openapi
 from .schemas import CodeRequestSchema, VerifySchema
 
 bp = Blueprint("openapi", __name__)
@@ -80,6 +81,9 @@ def build(app: Flask) -> dict[str, Any]:
     spec.components.header("RetryAfter", RETRY_AFTER)
     spec.components.header("IdempotentReplayed", IDEMPOTENT_REPLAYED)
     spec.components.security_scheme("apiKey", API_KEY_SCHEME)
+    spec.components.security_scheme("twilioBasic", twilio_openapi.SECURITY_SCHEME)
+    for name, schema in twilio_openapi.SCHEMAS.items():
+        spec.components.schema(name, schema)
     for path, methods in _route_methods(app).items():
         operations = {
             method: _operation(path, method, app.view_functions[endpoint])
@@ -145,7 +149,9 @@ def _overview() -> str:
         'Every error answers `{"error": {"code", "message", "details"}}`; clients branch on '
         "`code`, never on `message`. `rate_limited` and `unavailable` carry a `Retry-After` "
         "header. Any path answers `method_not_allowed` (405) to a method it does not list, and "
-        "`internal_error` (500) on an unexpected fault. The codes and their statuses:\n\n" + codes
+        "`internal_error` (500) on an unexpected fault. The Twilio Verify compatible API "
+        "under `/v2` (tag `twilio`) answers in Twilio's shapes instead. The codes and their "
+        "statuses:\n\n" + codes
     )
 
 
@@ -263,11 +269,13 @@ TAGS = [
     {"name": "operations", "description": "Liveness, readiness, metrics and token keys."},
     {"name": "documentation", "description": "This document and its rendering."},
     {"name": "development", "description": "Served only with OTP_ENV=development."},
+    twilio_openapi.TAG,
 ]
 
 PATH_PARAMETERS = {
     "verification_id": ("The `id` answered by POST /otp/request.", r.SAMPLE_ID),
     "provider": ("A provider name from the routing file.", "twilio"),
+    **twilio_openapi.PATH_PARAMETERS,
 }
 
 REQUEST_DESCRIPTION = (
@@ -599,3 +607,4 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         )
     ),
 }
+OPERATIONS |= twilio_openapi.OPERATIONS

@@ -21,7 +21,7 @@ from app.webhooks import Webhooks
 
 from . import attempts, jobs, status
 from .codes import Codes, VerificationRef
-from .store import STATUS_NAMES, Sent, Store
+from .store import STATUS_NAMES, Checked, Sent, Store
 from .tokens import TokenSigner
 
 
@@ -256,14 +256,7 @@ class VerificationService:
         checked = self.store.verify(ref, self.codes.digest(ref, code))
         metrics.VERIFY_OUTCOMES.labels(checked.outcome).inc()
         if checked.outcome == "approved":
-            root = ref.with_rand(checked.root)
-            token = self.signer.sign(checked.to, checked.purpose, root.id)
-            self._notify("verification.approved", root)
-            metrics.VERIFICATIONS.labels("approved").inc()
-            sent = attempts.last_sent(checked.attempts)
-            if sent:
-                metrics.APPROVALS.labels(sent["provider"], checked.country, sent["channel"]).inc()
-            return {"id": ref.id if ref.rand else root.id, "status": "approved", "token": token}
+            return self._approved(ref, checked)
         if checked.outcome == "invalid_code":
             details = {"attempts_left": checked.attempts_left}
             raise ApiError("invalid_code", "The code is not correct.", details)
@@ -272,6 +265,26 @@ class VerificationService:
             metrics.VERIFICATIONS.labels("failed").inc()
             raise ApiError("too_many_attempts", "Too many wrong codes; request a new one.")
         raise _not_found()
+
+    def approve(self, verification_id: str) -> dict[str, Any]:
+        """Approve a pending verification without a code, named by any of its handles: a
+        trusted backend's own decision (a code it checked itself, another factor)."""
+        ref = self.codes.parse_id(verification_id)
+        checked = self.store.approve(ref) if ref else None
+        if ref is None or checked is None or checked.outcome != "approved":
+            raise _not_found()
+        return self._approved(ref, checked)
+
+    def _approved(self, ref: VerificationRef, checked: Checked) -> dict[str, Any]:
+        """The answer to an approval, with its token; the business system is told."""
+        root = ref.with_rand(checked.root)
+        token = self.signer.sign(checked.to, checked.purpose, root.id)
+        self._notify("verification.approved", root)
+        metrics.VERIFICATIONS.labels("approved").inc()
+        sent = attempts.last_sent(checked.attempts)
+        if sent:
+            metrics.APPROVALS.labels(sent["provider"], checked.country, sent["channel"]).inc()
+        return {"id": ref.id if ref.rand else root.id, "status": "approved", "token": token}
 
     def ref_for_verify(
         self, verification_id: str | None, req: CodeRequest | None

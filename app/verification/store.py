@@ -92,7 +92,7 @@ class Store:
         self.limits = limits
         self._scripts = {
             name: client.register_script(_script_source(name))
-            for name in ("create", "resend", "verify", "cancel", "record", "receipt")
+            for name in ("create", "resend", "verify", "approve", "cancel", "record", "receipt")
         }
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
@@ -125,6 +125,10 @@ class Store:
         return _checked(
             self._run("verify", [ref.key], [ref.rand, digest, self.limits.max_attempts])
         )
+
+    def approve(self, ref: VerificationRef) -> Checked:
+        """Approve the pending verification `ref` is a handle of, without a code."""
+        return _checked(self._run("approve", [ref.key], [ref.rand]))
 
     def cancel(self, ref: VerificationRef) -> str | None:
         """Cancel the pending verification `ref` is a handle of; its first handle, or None."""
