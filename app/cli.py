@@ -9,9 +9,11 @@ from flask.cli import AppGroup
 from app.delivery import jobs
 from app.delivery import phone as phones
 from app.errors import ApiError
+from app.factors.cli import totp
 from app.metrics import worker as worker_metrics
 
 otp = AppGroup("otp", help="Operate the OTP service.")
+otp.add_command(totp)
 
 
 @otp.command("route")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app import factors, storage
 from app import settings as settings_module
-from app import storage
 from app.api.auth import key_digests
 from app.api.idempotency import Records
 from app.delivery import config as routing_config
@@ -27,6 +27,7 @@ from app.delivery.reader import RoutingError
 from app.delivery.receipts import Receipts
 from app.delivery.routing import Router
 from app.delivery.templates import Templates
+from app.factors.service import FactorService
 from app.verification.codes import Codes
 from app.verification.service import VerificationService
 from app.verification.store import Limits, Store
@@ -53,6 +54,7 @@ class Services:
     webhooks: Webhooks
     api_keys: tuple[bytes, ...]  # digests of the trusted callers' keys
     idempotency: Records
+    factors: FactorService | None = None  # with TOTP on
 
 
 def development_secrets(data_dir: Path) -> dict[str, str]:
@@ -102,7 +104,7 @@ def build(settings: settings_module.Settings) -> Services:
     # settings.load refuses production without them
     assert secret
     assert signing_key
-    redis_url = settings.redis_url or storage.embedded_url(settings.data_dir)
+    redis_url = settings.redis_url or storage.embedded_url(settings.data_dir, settings.totp)
     client = storage.connect(redis_url)
     routing = routing_config.load(settings.routing_file)
     quotas = {name: spec.quota_per_minute for name, spec in routing.providers.items()}
@@ -145,4 +147,5 @@ def build(settings: settings_module.Settings) -> Services:
         webhooks,
         key_digests(settings.api_keys),
         Records(client, settings.ttl, int(settings.plan_budget + settings.send_timeout) + 5),
+        factors.build(settings, client, signer, secret),
     )
