@@ -383,3 +383,5 @@ def test_real_answers_fit_the_document(client: FlaskClient, clock: Clock) -> Non
     _check(
         document, "/totp/factors/{factor_id}", "delete", client.delete(f"/totp/factors/{factor_id}")
     )
+    demo = client.post("/demo/totp/factors", json={"entity": "demo-user"})
+    _check(document, "/demo/totp/factors", "post", demo)

@@ -150,6 +150,8 @@ def test_totp_is_on_with_keys_or_in_development_and_needs_keys_in_production() -
 def test_with_totp_off_there_are_no_totp_routes(make_app: Callable[..., Flask]) -> None:
     client = make_app(OTP_TOTP="off").test_client()
     assert client.post("/totp/factors", json={"entity": "u"}, headers=TRUSTED).status_code == 404
+    assert client.post("/demo/totp/factors", json={"entity": "u"}).status_code == 404
+    assert "Authenticator app" not in client.get("/demo").get_data(as_text=True)
 
 
 def test_an_export_restores_every_factor_after_a_loss(

@@ -586,7 +586,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-# Authenticator-app (TOTP) factors: for trusted callers.
+# Authenticator-app (TOTP) factors: for trusted callers, and in development mode for the demo
+# page, which calls the same views server-side because it holds no API key.
 _CHECK_ERRORS = (
     *_BODY_ERRORS,
     "invalid_code",
@@ -663,4 +664,24 @@ _FACTOR_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         },
     ),
 }
+_DEMO_PROXIED = [
+    ("/totp/factors", "post"),
+    ("/totp/factors/{factor_id}/confirm", "post"),
+    ("/totp/verify", "post"),
+]
+
+
+def _demo(operation: dict[str, Any]) -> dict[str, Any]:
+    """The demo page's stand-in for a trusted factor endpoint: the same view, no API key."""
+    made = copy.deepcopy(operation)
+    made["responses"].pop("401")
+    made["summary"] = "Demo: " + made["summary"][0].lower() + made["summary"][1:]
+    made["description"] = "Development mode only, without an API key. " + made["description"]
+    return {**made, "tags": ["development"]}
+
+
 OPERATIONS |= {key: _trusted(copy.deepcopy(op)) for key, op in _FACTOR_OPERATIONS.items()}
+OPERATIONS |= {
+    ("/demo" + path, method): _public(_demo(_FACTOR_OPERATIONS[(path, method)]))
+    for path, method in _DEMO_PROXIED
+}
