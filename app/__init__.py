@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     built = services.build(settings)
     app.extensions["otp"] = built
-    _register_blueprints(app, settings.development)
+    _register_blueprints(app, settings.development, settings.totp)
     if settings.twilio_account_sid:
         from app.api import twilio_verify
 
@@ -39,13 +39,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _register_blueprints(app: Flask, development: bool) -> None:
-    from app.api import callbacks, demo, dev, openapi, ops, otp
+def _register_blueprints(app: Flask, development: bool, totp: bool) -> None:
+    from app.api import callbacks, demo, dev, factors, openapi, ops, otp
 
     app.register_blueprint(otp.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(ops.bp)
+    if totp:
+        app.register_blueprint(factors.bp)
     if development:
         app.register_blueprint(dev.bp)
         app.register_blueprint(demo.bp)

@@ -13,6 +13,7 @@ from app import preflight
 from app.delivery import phone as phones
 from app.delivery.providers.base import CHANNELS
 from app.errors import ApiError
+from app.factors.cli import totp
 from app.metrics import worker as worker_metrics
 from app.routing_file import RoutingError, json_schema
 from app.settings import SettingsError
@@ -51,6 +52,9 @@ def check() -> None:
 def schema() -> None:
     """Print the routing file's JSON Schema, for editors (see docs/routing-file.md)."""
     click.echo(json.dumps(json_schema.document(), indent=2))
+
+
+otp.add_command(totp)
 
 
 @otp.command("route")

@@ -34,6 +34,12 @@ STATUS: dict[str, int] = {
     "delivery_failed": 502,
     "unavailable": 503,
     "internal_error": 500,
+    # TOTP factors (docs/totp.md)
+    "code_replayed": 409,
+    "factor_unverified": 409,
+    "factor_limit": 409,
+    "factor_locked": 429,
+    "factor_unreadable": 503,
 }
 
 # Seconds a client is told to wait when storage is unreachable.

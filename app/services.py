@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app import preflight, routing_file, storage
+from app import factors, preflight, routing_file, storage
 from app import settings as settings_module
 from app.api.auth import key_digests
 from app.api.idempotency import Records
@@ -23,6 +23,7 @@ from app.delivery.providers.console import Outbox
 from app.delivery.receipts import Receipts
 from app.delivery.routing import Router
 from app.delivery.templates import Templates
+from app.factors.service import FactorService
 from app.verification import jobs
 from app.verification.codes import Codes
 from app.verification.service import VerificationService
@@ -50,6 +51,7 @@ class Services:
     webhooks: Webhooks
     api_keys: tuple[bytes, ...]  # digests of the trusted callers' keys
     idempotency: Records
+    factors: FactorService | None = None  # with TOTP on
 
 
 def development_secrets(data_dir: Path) -> dict[str, str]:
@@ -78,7 +80,7 @@ def build(settings: settings_module.Settings) -> Services:
     # settings.load refuses production without them
     assert secret
     assert signing_key
-    redis_url = settings.redis_url or storage.embedded_url(settings.data_dir)
+    redis_url = settings.redis_url or storage.embedded_url(settings.data_dir, settings.totp)
     client = storage.connect(redis_url)
     outbox = Outbox(client) if settings.development else None
     context = ProviderContext(settings.send_timeout, client, outbox)
@@ -122,4 +124,5 @@ def build(settings: settings_module.Settings) -> Services:
         webhooks,
         key_digests(settings.api_keys),
         Records(client, settings.ttl, int(settings.plan_budget + settings.send_timeout) + 5),
+        factors.build(settings, client, signer, secret),
     )

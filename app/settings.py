@@ -5,6 +5,7 @@ Bad configuration stops start-up with a message naming each offending setting.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -54,6 +55,17 @@ class Settings:
     cors_max_age: int = 600
     twilio_account_sid: str | None = None
     twilio_services: dict[str, str] = field(default_factory=dict)  # VA sid -> purpose
+    # authenticator-app factors (docs/totp.md); `totp` defaults to on in development mode or
+    # with keys given
+    totp: bool = False
+    totp_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    totp_issuer: str = ""
+    totp_period: int = 30
+    totp_skew: int = 1
+    totp_max_attempts: int = 5
+    totp_lock_seconds: int = 300
+    totp_enrol_ttl: int = 600
+    totp_max_factors: int = 5
     # flask-limiter's own settings (RATELIMIT_*), passed to it as Flask config
     ratelimit: dict[str, Any] = field(default_factory=dict)
 
@@ -155,6 +167,31 @@ _SERVICE_SID = re.compile(r"VA[0-9a-fA-F]{32}")
 _PURPOSE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
+def _totp_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
+    """'kid2:base64key,kid1:base64key': AES-256 keys by id; the first one seals."""
+    keys = [_totp_key(item) for item in filter(None, (p.strip() for p in raw.split(",")))]
+    if len({key_id for key_id, _ in keys}) != len(keys):
+        raise ValueError("each key id must be unique")
+    return tuple(keys)
+
+
+def _totp_key(item: str) -> tuple[str, bytes]:
+    """'kid:base64key' -> (kid, 32 bytes); a problem names the key id, never the key."""
+    key_id, colon, encoded = item.partition(":")
+    if not colon or not _KEY_ID.fullmatch(key_id):
+        raise ValueError("each key reads id:base64, the id 1 to 32 of A-Z a-z 0-9 _ -")
+    try:
+        key = base64.b64decode(encoded.replace("-", "+").replace("_", "/"), validate=True)
+    except ValueError:
+        raise ValueError(f"key {key_id!r} is not base64") from None
+    if len(key) != 32:
+        raise ValueError(f"key {key_id!r} must be 32 bytes (base64 of os.urandom(32))")
+    return key_id, key
+
+
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
 def _rate(raw: str) -> str:
     from limits import parse_many
 
@@ -189,7 +226,19 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "cors_max_age": ("OTP_CORS_MAX_AGE", _int(0, 86400)),
     "twilio_account_sid": ("OTP_TWILIO_ACCOUNT_SID", _account_sid),
     "twilio_services": ("OTP_TWILIO_SERVICES", _twilio_services),
+    "totp": ("OTP_TOTP", _bool),
+    "totp_keys": ("OTP_TOTP_KEYS", _totp_keys),
+    "totp_issuer": ("OTP_TOTP_ISSUER", str),
+    "totp_period": ("OTP_TOTP_PERIOD", _int(20, 60)),
+    "totp_skew": ("OTP_TOTP_SKEW", _int(0, 2)),
+    "totp_max_attempts": ("OTP_TOTP_MAX_ATTEMPTS", _int(1, 20)),
+    "totp_lock_seconds": ("OTP_TOTP_LOCK_SECONDS", _int(1, 86400)),
+    "totp_enrol_ttl": ("OTP_TOTP_ENROL_TTL", _int(1, 3600)),
+    "totp_max_factors": ("OTP_TOTP_MAX_FACTORS", _int(1, 50)),
 }
+
+# Settings whose values are secrets: a problem with one never quotes the value.
+_SECRET_VALUES = {"OTP_API_KEYS", "OTP_TOTP_KEYS"}
 
 # flask-limiter settings an operator may set by their own names; values parsed by kind.
 RATELIMIT_SETTINGS: dict[str, Callable[[str], Any]] = {
@@ -218,7 +267,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> Settings:
         try:
             values[name] = parse(str(raw))
         except (ValueError, ImportError) as exc:
-            problems.append(f"{env}={raw!r}: {exc}")
+            shown = "(hidden)" if env in _SECRET_VALUES else repr(raw)
+            problems.append(f"{env}={shown}: {exc}")
+    values.setdefault("totp", development or bool(values.get("totp_keys")))
     ratelimit = {}
     for env, parse in RATELIMIT_SETTINGS.items():
         if source.get(env) not in (None, ""):
@@ -274,6 +325,8 @@ def _production_problems(settings: Settings) -> list[str]:
         problems.append("OTP_SIGNING_KEY is required outside development mode (an Ed25519 PEM)")
     if settings.routing_file is None:
         problems.append("OTP_ROUTING_FILE is required outside development mode")
+    if settings.totp and not settings.totp_keys:
+        problems.append("OTP_TOTP=on needs OTP_TOTP_KEYS outside development mode")
     if settings.test_numbers and not settings.allow_test_numbers:
         problems.append(
             "OTP_TEST_NUMBERS outside development mode needs OTP_ALLOW_TEST_NUMBERS=true"

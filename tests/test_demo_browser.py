@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -127,3 +129,24 @@ def test_wrong_code_then_resend_after_the_countdown(
     page.fill("#code", code)
     page.click("#verify")
     expect(page.locator("#result")).to_have_text("verified")
+
+
+def test_enrol_an_authenticator_app_and_sign_in_with_its_code(page: Page) -> None:
+    page.fill("#entity", "demo-ada")
+    page.click("#enrol")
+    expect(page.locator("#qr")).to_be_visible()
+    assert page.eval_on_selector("#qr", "img => img.complete && img.naturalWidth > 0")
+    totp = pyotp.parse_uri(page.locator("#totp-uri").inner_text())
+
+    page.fill("#totp-code", totp.now())
+    page.click("#totp-submit")
+    expect(page.locator("#totp-result")).to_contain_text("App confirmed")
+    expect(page.locator("#enrolment")).to_be_hidden()
+
+    # The first code is spent; the next time step's code is inside the default skew.
+    page.fill("#totp-code", totp.at(time.time(), counter_offset=1))
+    page.click("#totp-submit")
+    expect(page.locator("#totp-result")).to_have_text("signed in with the authenticator app")
+    token = json.loads(page.locator("#token").inner_text())
+    assert token["payload"]["sub"] == "demo-ada"
+    assert token["payload"]["factor"] == "totp"

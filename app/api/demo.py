@@ -1,10 +1,20 @@
-"""Development-mode demo: a login page that drives the whole verification flow in a browser."""
+"""Development-mode demo: a login page that drives the whole verification flow in a browser.
+
+The page also enrols an authenticator app and signs in with its codes. The TOTP endpoints are
+for trusted callers, and the page holds no API key: its three calls come here, and run the
+trusted endpoints' own views server-side, as the tenant's backend would call them.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, current_app, g, render_template
+
+from app.errors import ApiError
+
+from . import factors
 
 bp = Blueprint("demo", __name__, template_folder="templates")
 
@@ -13,7 +23,9 @@ bp = Blueprint("demo", __name__, template_folder="templates")
 def demo() -> Response:
     """The demo login page; its inline script and style run only under this request's nonce."""
     nonce = secrets.token_urlsafe(16)
-    response = Response(render_template("demo.html", nonce=nonce), mimetype="text/html")
+    totp = current_app.extensions["otp"].factors is not None
+    page = render_template("demo.html", nonce=nonce, totp=totp)
+    response = Response(page, mimetype="text/html")
     # 'self' only: the page talks to this service and nothing on the internet.
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
@@ -22,3 +34,29 @@ def demo() -> Response:
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _as_backend(view: Callable[..., Response], *args: str) -> Response:
+    """Run a trusted TOTP view for the page, as its backend would with an API key."""
+    if current_app.extensions["otp"].factors is None:
+        raise ApiError("not_found", "Authenticator-app factors are off (OTP_TOTP=off).")
+    g.trusted = True
+    return view(*args)
+
+
+@bp.post("/demo/totp/factors")
+def totp_enrol() -> Response:
+    """Enrol an authenticator app for the demo page."""
+    return _as_backend(factors.enrol)
+
+
+@bp.post("/demo/totp/factors/<factor_id>/confirm")
+def totp_confirm(factor_id: str) -> Response:
+    """Confirm the demo page's factor with its first code."""
+    return _as_backend(factors.confirm, factor_id)
+
+
+@bp.post("/demo/totp/verify")
+def totp_verify() -> Response:
+    """Sign in on the demo page with an authenticator code."""
+    return _as_backend(factors.verify)

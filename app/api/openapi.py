@@ -18,6 +18,7 @@ from marshmallow import Schema
 
 from app.errors import STATUS
 
+from . import factor_schemas as fs
 from . import responses as r
 from . import twilio_openapi
 from .schemas import CodeRequestSchema, VerifySchema
@@ -184,7 +185,7 @@ def _error_answer(examples: dict[str, Any]) -> dict[str, Any]:
     codes = list(dict.fromkeys(e["value"]["error"]["code"] for e in examples.values()))
     content = {"schema": r.ErrorSchema, "examples": examples}
     answer = {"description": ", ".join(codes), "content": {"application/json": content}}
-    if {"rate_limited", "unavailable"} & set(codes):
+    if {"rate_limited", "unavailable", "factor_locked"} & set(codes):
         answer["headers"] = {"Retry-After": "RetryAfter"}
     return answer
 
@@ -270,12 +271,15 @@ TAGS = [
     {"name": "documentation", "description": "This document and its rendering."},
     {"name": "development", "description": "Served only with OTP_ENV=development."},
     twilio_openapi.TAG,
+    {"name": "totp", "description": "Authenticator-app factors, served with OTP_TOTP on."},
 ]
 
 PATH_PARAMETERS = {
     "verification_id": ("The `id` answered by POST /otp/request.", r.SAMPLE_ID),
     "provider": ("A provider name from the routing file.", "twilio"),
     **twilio_openapi.PATH_PARAMETERS,
+    "factor_id": ("The `id` answered by POST /totp/factors.", fs.SAMPLE_FACTOR_ID),
+    "entity": ("The tenant's opaque user id.", fs.SAMPLE_ENTITY),
 }
 
 REQUEST_DESCRIPTION = (
@@ -608,3 +612,104 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ),
 }
 OPERATIONS |= twilio_openapi.OPERATIONS
+
+
+# Authenticator-app (TOTP) factors: for trusted callers, and in development mode for the demo
+# page, which calls the same views server-side because it holds no API key.
+_CHECK_ERRORS = (
+    *_BODY_ERRORS,
+    "invalid_code",
+    "code_replayed",
+    "factor_locked",
+    "factor_unreadable",
+    "not_found.factor",
+)
+_FACTOR_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("/totp/factors", "post"): _op(
+        "totp",
+        "Enrol an authenticator app",
+        "Creates an unverified factor for `entity` (the tenant's opaque user id: no phone "
+        "number, e-mail or name) and answers its secret, `otpauth://` URI and QR code (SVG). "
+        "This is the only answer that ever holds the secret: show the QR code to the user once. "
+        "The factor is gone unless confirmed with a first code within `expires_in` seconds. "
+        "`label` (default: the entity) and `issuer` (default: OTP_TOTP_ISSUER) are what the app "
+        "shows; neither is stored.",
+        {
+            "201": _json("The new factor, with its secret.", fs.EnrolledSchema),
+            **_errors(*_BODY_ERRORS, "factor_limit", "unauthorized.needs_key", "unavailable"),
+        },
+        requestBody=_body(fs.EnrolSchema, "The entity, and what the app shows.", fs.ENROL_EXAMPLES),
+    ),
+    ("/totp/factors/{factor_id}/confirm", "post"): _op(
+        "totp",
+        "Confirm a factor with its first code",
+        "A correct code verifies the factor, which then lives until deleted. Codes of the time "
+        "step before and after the current one are accepted by default (OTP_TOTP_SKEW); a code "
+        "already accepted, or an earlier one, is `code_replayed`. Wrong codes lock the factor "
+        "for a cool-down (`factor_locked`, with Retry-After).",
+        {
+            "200": _json("The factor, verified.", fs.FactorSchema),
+            **_errors(*_CHECK_ERRORS, "unauthorized.needs_key", "unavailable"),
+        },
+        requestBody=_body(fs.ConfirmSchema, "The code the app shows.", fs.CONFIRM_EXAMPLES),
+    ),
+    ("/totp/verify", "post"): _op(
+        "totp",
+        "Check a code",
+        "For a verified factor by `factor_id`, or for the only verified factor of `entity`. "
+        "One atomic check: a code is accepted once, and of any number of concurrent "
+        "submissions of one code exactly one succeeds. Approval answers the same kind of "
+        "signed token as a verification, with `sub` the entity and `factor` `totp`.",
+        {
+            "200": _json("Approved, with a signed token.", fs.FactorApprovedSchema),
+            **_errors(
+                *_CHECK_ERRORS,
+                "validation_error.entity",
+                "not_found.entity",
+                "factor_unverified",
+                "unauthorized.needs_key",
+                "unavailable",
+            ),
+        },
+        requestBody=_body(fs.FactorVerifySchema, "The code and its factor.", fs.VERIFY_EXAMPLES),
+    ),
+    ("/totp/entities/{entity}/factors", "get"): _op(
+        "totp",
+        "List an entity's factors",
+        "Id, status, creation and last use of each factor, oldest first; never a secret.",
+        {
+            "200": _json("The factors.", fs.FactorListSchema),
+            **_errors("validation_error", "unauthorized.needs_key", "unavailable"),
+        },
+    ),
+    ("/totp/factors/{factor_id}", "delete"): _op(
+        "totp",
+        "Delete a factor",
+        "Its codes are refused from now on. No request body.",
+        {
+            "200": _json("Deleted.", fs.FactorDeletedSchema),
+            **_errors("not_found.factor", "unauthorized.needs_key", "unavailable"),
+        },
+    ),
+}
+_DEMO_PROXIED = [
+    ("/totp/factors", "post"),
+    ("/totp/factors/{factor_id}/confirm", "post"),
+    ("/totp/verify", "post"),
+]
+
+
+def _demo(operation: dict[str, Any]) -> dict[str, Any]:
+    """The demo page's stand-in for a trusted factor endpoint: the same view, no API key."""
+    made = copy.deepcopy(operation)
+    made["responses"].pop("401")
+    made["summary"] = "Demo: " + made["summary"][0].lower() + made["summary"][1:]
+    made["description"] = "Development mode only, without an API key. " + made["description"]
+    return {**made, "tags": ["development"]}
+
+
+OPERATIONS |= {key: _trusted(copy.deepcopy(op)) for key, op in _FACTOR_OPERATIONS.items()}
+OPERATIONS |= {
+    ("/demo" + path, method): _public(_demo(_FACTOR_OPERATIONS[(path, method)]))
+    for path, method in _DEMO_PROXIED
+}

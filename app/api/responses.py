@@ -9,6 +9,8 @@ from marshmallow import Schema, fields, validate
 from app.errors import STATUS
 from app.verification.store import STATUS_NAMES
 
+from .factor_schemas import EXAMPLES as FACTOR_EXAMPLES
+from .factor_schemas import SAMPLE_FACTOR_ID
 from .schemas import CHANNELS
 
 ATTEMPT_OUTCOMES = ("sent", "failed", "skipped", "error")
@@ -331,6 +333,7 @@ EXAMPLES: dict[type[Schema], dict[str, Any]] = {
             ]
         }
     },
+    **FACTOR_EXAMPLES,
 }
 
 
@@ -463,4 +466,33 @@ ERROR_EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
         "unavailable", "Redis does not answer.", {"redis": "Error 111 connecting to redis:6379."}
     ),
     "internal_error": _error("internal_error", "An unexpected error occurred."),
+    # TOTP factors
+    "not_found.factor": _error("not_found", "No such factor."),
+    "not_found.entity": _error("not_found", "The entity has no verified factor."),
+    "validation_error.entity": _error(
+        "validation_error",
+        "The entity has 2 verified factors: say which one.",
+        {"fields": {"factor_id": ["The entity has 2 verified factors: say which one."]}},
+    ),
+    "code_replayed": _error(
+        "code_replayed", "This code, or a later one, was already used; wait for the next code."
+    ),
+    "factor_unverified": _error(
+        "factor_unverified", "The factor is not verified yet: confirm it with a code first."
+    ),
+    "factor_limit": _error(
+        "factor_limit",
+        "The entity has as many factors as allowed; delete one first.",
+        {"factors": 5, "max_factors": 5},
+    ),
+    "factor_locked": _error(
+        "factor_locked",
+        "Too many wrong codes; the factor is locked for a while.",
+        {"retry_after": 300},
+    ),
+    "factor_unreadable": _error(
+        "factor_unreadable",
+        "This factor's secret cannot be opened with the configured keys.",
+        {"factor_id": SAMPLE_FACTOR_ID, "key_id": "2024q1"},
+    ),
 }
