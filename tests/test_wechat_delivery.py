@@ -139,12 +139,28 @@ def test_a_non_member_falls_back_to_sms(
     }
     attempts = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"]
     assert [(a["provider"], a["channel"], a["error_class"], a["error_code"]) for a in attempts] == [
-        ("wecom", "wechat", "route", "46004"),
+        ("wecom", "wechat", "unreachable", "46004"),
         ("gateway", "sms", "", ""),
     ]
     (sms,) = [json.loads(r.data) for r, _ in httpserver.log if r.path == "/sms"]
     assert sms["to"] == STRANGER
     assert approved(client, started["id"], sms["code"])
+
+
+def test_non_members_never_open_the_wecom_circuit(
+    wechat_app: Flask, wecom: WecomStandIn, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/sms").respond_with_json({"message_id": "gw-1"})
+    client = wechat_app.test_client()
+    for n in range(20):  # each a stranger of its own, each falls back to SMS
+        phone = f"+86139{n:08d}"
+        started = client.post("/otp/request", json={"channel": "wechat", "phone": phone})
+        assert started.get_json()["route"]["provider"] == "gateway"
+    health = wechat_app.extensions["otp"].health
+    assert health.states("wecom", "CN") == "closed"
+    assert health.states("wecom") == "closed"
+    member = client.post("/otp/request", json={"channel": "wechat", "phone": MEMBER})
+    assert member.get_json()["route"]["provider"] == "wecom"
 
 
 def test_two_app_instances_fetch_one_wecom_token(

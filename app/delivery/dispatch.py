@@ -16,7 +16,13 @@ from app.batch import Batch
 from app.metrics import families as metrics
 
 from .health import HALF_OPEN, Health
-from .providers.base import RECIPIENT_FAILURES, FailureClass, Message, Provider, ProviderError
+from .providers.base import (
+    PLAN_ENDING_FAILURES,
+    FailureClass,
+    Message,
+    Provider,
+    ProviderError,
+)
 from .receipts import Receipts
 from .routing import Plan, Step
 from .templates import Templates
@@ -163,4 +169,4 @@ def _stop_reason(attempt: Attempt) -> str:
     the recipient that another provider would only repeat or sidestep."""
     if attempt.outcome == "error":
         return "error"
-    return attempt.error_class if attempt.error_class in RECIPIENT_FAILURES else ""
+    return attempt.error_class if attempt.error_class in PLAN_ENDING_FAILURES else ""

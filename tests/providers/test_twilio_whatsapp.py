@@ -104,9 +104,9 @@ def test_sms_still_sends_the_text(httpserver: HTTPServer) -> None:
     ("code", "failure"),
     [
         (63016, FailureClass.ROUTE),  # outside the 24-hour window without a template
-        (63003, FailureClass.ROUTE),  # not on WhatsApp: SMS may still reach the number
-        (63024, FailureClass.ROUTE),
-        (63032, FailureClass.ROUTE),
+        (63003, FailureClass.UNREACHABLE),  # not on WhatsApp: SMS may still reach the number
+        (63024, FailureClass.UNREACHABLE),
+        (63032, FailureClass.UNREACHABLE),
         (63018, FailureClass.TRANSIENT),
     ],
 )

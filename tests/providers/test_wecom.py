@@ -70,9 +70,9 @@ def test_a_non_member_is_a_route_failure_remembered_for_an_hour(
     adapter = provider(httpserver, redis_client)
     stranger = wechat_message(to="+8613900139000")
     first = expect_failure(adapter, stranger, httpserver)
-    assert (first.failure, first.provider_code) == (FailureClass.ROUTE, "46004")
+    assert (first.failure, first.provider_code) == (FailureClass.UNREACHABLE, "46004")
     again = expect_failure(adapter, stranger)
-    assert (again.failure, again.provider_code) == (FailureClass.ROUTE, "46004")
+    assert (again.failure, again.provider_code) == (FailureClass.UNREACHABLE, "46004")
     assert wecom.lookups == ["13900139000"]  # failed look-ups count toward a day's block
     assert wecom.sent == []
     (remembered,) = redis_client.keys(f"otp:{{wecom:{CORP_ID}:{AGENT_ID}}}:nm:*")
@@ -94,7 +94,7 @@ def test_a_member_the_app_cannot_reach_is_a_route_failure(
     partly = {"errcode": 0, "errmsg": "ok", "invaliduser": "zhangsan", "msgid": "m9"}
     httpserver.expect_oneshot_request("/cgi-bin/message/send").respond_with_response(reply(partly))
     error = expect_failure(provider(httpserver, redis_client), wechat_message(), httpserver)
-    assert (error.failure, error.provider_code) == (FailureClass.ROUTE, "invaliduser")
+    assert (error.failure, error.provider_code) == (FailureClass.UNREACHABLE, "invaliduser")
 
 
 @pytest.mark.parametrize(

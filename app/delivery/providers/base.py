@@ -23,10 +23,17 @@ class FailureClass(StrEnum):
     # The provider refuses this recipient for now (too many messages to it): stop the plan, as
     # failing over would sidestep the provider's anti-flood limit; the provider is healthy.
     RECIPIENT_THROTTLED = "recipient_throttled"
+    # This provider cannot reach this recipient (not a member of the WeCom corp, not on
+    # WhatsApp): try the next step, which may reach it another way; the provider is healthy.
+    UNREACHABLE = "unreachable"
 
 
 # Failure classes about the recipient, not the provider: they never count against its health.
-RECIPIENT_FAILURES = frozenset({FailureClass.PERMANENT, FailureClass.RECIPIENT_THROTTLED})
+RECIPIENT_FAILURES = frozenset(
+    {FailureClass.PERMANENT, FailureClass.RECIPIENT_THROTTLED, FailureClass.UNREACHABLE}
+)
+# Failure classes that end the plan: another provider would only repeat or sidestep them.
+PLAN_ENDING_FAILURES = frozenset({FailureClass.PERMANENT, FailureClass.RECIPIENT_THROTTLED})
 
 
 class ProviderError(Exception):

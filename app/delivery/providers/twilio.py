@@ -48,15 +48,20 @@ _ROUTE_CODES = frozenset(
         21612,  # cannot route to this number
         # WhatsApp: the sender, the template or this recipient on WhatsApp. None stops the plan:
         # the number may still take an SMS through a channel fallback.
-        63003,  # the To address is not on WhatsApp (any more)
         63007,  # WhatsApp sender not found for this account
-        63014,  # the recipient blocked the business on WhatsApp
         63016,  # outside the 24-hour window: a template (ContentSid) is needed
-        63024,  # invalid message recipient
         63027,  # the template does not exist for this language and locale
         63028,  # the number of template parameters does not match
-        63032,  # WhatsApp does not deliver to this user (part of a Meta experiment)
         63049,  # Meta chose not to deliver this message
+    }
+)
+# WhatsApp cannot reach this recipient through this sender; the number may still take an SMS.
+_UNREACHABLE_CODES = frozenset(
+    {
+        63003,  # the To address is not on WhatsApp (any more)
+        63014,  # the recipient blocked the business on WhatsApp
+        63024,  # invalid message recipient
+        63032,  # WhatsApp does not deliver to this user (part of a Meta experiment)
     }
 )
 _TRANSIENT_CODES = frozenset(
@@ -226,6 +231,8 @@ def _provider_error(exc: Any) -> ProviderError:
         failure = FailureClass.PERMANENT
     elif code in _ROUTE_CODES:
         failure = FailureClass.ROUTE
+    elif code in _UNREACHABLE_CODES:
+        failure = FailureClass.UNREACHABLE
     elif code in _TRANSIENT_CODES:
         failure = FailureClass.TRANSIENT
     else:

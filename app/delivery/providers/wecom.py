@@ -28,9 +28,10 @@ CHANNELS = frozenset({"wechat"})
 NON_MEMBER_SECONDS = 3600
 STALE_TOKEN = frozenset({"40014", "42001"})  # invalid, expired access token: refresh once
 
-T, R = FailureClass.TRANSIENT, FailureClass.ROUTE
-# WeCom's global error codes (developer.work.weixin.qq.com/document/path/90313). None is about
-# the recipient alone: a phone that is no member can still take an SMS, hence ROUTE throughout.
+T, R, U = FailureClass.TRANSIENT, FailureClass.ROUTE, FailureClass.UNREACHABLE
+# WeCom's global error codes (developer.work.weixin.qq.com/document/path/90313). A phone that
+# is no member can still take an SMS, so nothing stops the plan: a recipient this corp cannot
+# reach is UNREACHABLE (no count against the provider's health), the rest ROUTE.
 ERROR_CODES: dict[str, FailureClass] = {
     "-1": T,  # system busy
     "45009": T,  # API call frequency limit
@@ -44,12 +45,12 @@ ERROR_CODES: dict[str, FailureClass] = {
     "50002": R,  # member outside the app's visible range
     "50003": R,  # app disabled
     "60020": R,  # this server's IP is not among the app's trusted IPs
-    "40003": R,  # invalid user id
-    "46004": R,  # no such member (getuserid: no member has this mobile)
-    "60103": R,  # mobile number refused
-    "60111": R,  # user id not in the directory
-    "81013": R,  # user, party and tag all invalid
-    "82001": R,  # every recipient invalid
+    "40003": U,  # invalid user id
+    "46004": U,  # no such member (getuserid: no member has this mobile)
+    "60103": U,  # mobile number refused
+    "60111": U,  # user id not in the directory
+    "81013": U,  # user, party and tag all invalid
+    "82001": U,  # every recipient invalid
     "44004": R,  # empty text
     "45002": R,  # text too long
 }
@@ -112,13 +113,13 @@ class WecomProvider:
         answer = self._account.post("/cgi-bin/message/send", body)
         wechat.check(KIND, answer, ERROR_CODES)
         if member in _listed(answer, "invaliduser") or member in _listed(answer, "unlicenseduser"):
-            raise failure(KIND, R, "invaliduser", "the member cannot receive this app's messages")
+            raise failure(KIND, U, "invaliduser", "the member cannot receive this app's messages")
         return SendResult(message_id=wechat.message_id(KIND, answer))
 
     def _member(self, mobile: str) -> str:
         """The member's user id; ROUTE when no member has this mobile."""
         if self._non_members.known(mobile):
-            raise failure(KIND, R, "46004", "no member has this mobile (remembered)")
+            raise failure(KIND, U, "46004", "no member has this mobile (remembered)")
         answer = self._account.post("/cgi-bin/user/getuserid", {"mobile": mobile})
         if wechat.errcode(answer) in NON_MEMBER:
             self._non_members.remember(mobile)
