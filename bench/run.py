@@ -205,7 +205,11 @@ def run(args: argparse.Namespace, url: str, client: Any, scratch: Path) -> dict[
     memory, pools = pending_pool(args.pending, env, client, scratch, ["otp"])
     hello_app = ["--pythonpath", str(BENCH), "hello:app"]
     with contextlib.ExitStack() as stack:
-        servers = {"hello": stack.enter_context(serve(args, "hello", hello_app, {}, scratch))}
+        servers = {
+            "hello": stack.enter_context(
+                serve(args, "hello", hello_app, {"OTP_ENV": "development"}, scratch)
+            )
+        }
         servers["otp"] = stack.enter_context(serve(args, "service", ["wsgi:app"], env, scratch))
         for n, rev in enumerate(args.compare, 1):
             tree = stack.enter_context(checkout(rev, scratch))
