@@ -67,15 +67,12 @@ def route(number: str, channel: str, purpose: str, resend: bool) -> None:
     services = current_app.extensions["otp"]
     try:
         destination = phones.parse(number)
-        click.echo(
-            f"destination: {phones.mask(destination.e164)} "
-            f"({destination.country}, {destination.kind})"
-        )
+        click.echo(f"destination: {destination.masked} ({destination.country}, {destination.kind})")
         phones.check_channel(destination, channel)
-        ref = services.service.codes.ref_for(destination.e164, purpose)
+        ref = services.service.codes.ref_for(destination.to, purpose)
         avoid = services.service.last_provider(ref) if resend else None
-        kind = destination.kind
-        plan = services.router.plan(destination.country, channel, ref.seed, kind).avoiding(avoid)
+        plan = services.router.plan(destination.country, channel, ref.seed, destination.kind)
+        plan = plan.avoiding(avoid)
     except ApiError as exc:
         click.echo(f"refused: {exc.code}: {exc.message} {exc.details or ''}")
         raise SystemExit(1) from exc

@@ -1,4 +1,6 @@
-"""Destination numbers: parsed, normalised to E.164, and refused when unreachable."""
+"""Destinations: where the country is decided. A number is parsed once, normalised to E.164,
+classified, and refused when it cannot take a code (rule 1); an e-mail address or a WeChat
+openid has no country."""
 
 from __future__ import annotations
 
@@ -25,11 +27,38 @@ _TYPE_NAMES = {
 }
 
 
+# The kinds a stored verification keeps, each in one or two letters.
+KIND_CODES = {
+    "mobile": "m",
+    "fixed_line": "f",
+    "fixed_line_or_mobile": "fm",
+    "voip": "v",
+    "personal_number": "p",
+}
+KINDS = {code: kind for kind, code in KIND_CODES.items()}
+
+
 @dataclass(frozen=True)
 class Destination:
-    e164: str
-    country: str  # ISO 3166-1 alpha-2
-    kind: str  # mobile, fixed_line, fixed_line_or_mobile, voip, ...
+    """Where a code goes, the one value the plan, the store and the message take: the address
+    it is sent and filed under (an E.164 number, an e-mail address or a WeChat openid), the
+    ISO country that routes it ("" for an address without one) and a number's kind."""
+
+    to: str
+    country: str
+    kind: str | None = None  # mobile, fixed_line, fixed_line_or_mobile, voip, ...
+
+    @property
+    def masked(self) -> str:
+        """+86138****8000, a***@example.com, oUpF***eS6o: enough to recognise, not to use."""
+        if self.to.startswith("+"):
+            return mask(self.to)
+        return mask_email(self.to) if "@" in self.to else mask_openid(self.to)
+
+
+def address(to: str) -> Destination:
+    """An e-mail address or a WeChat openid: no country, no number kind."""
+    return Destination(to, "")
 
 
 def parse(raw: str, country: str | None = None) -> Destination:
@@ -58,10 +87,9 @@ def takes(kind: str | None, channel: str) -> bool:
     return not (kind == "fixed_line" and channel in TEXT_CHANNELS)
 
 
-def kind_of(address: str) -> str | None:
-    """The kind of a stored destination: an E.164 number's, None for an e-mail address or a
-    WeChat openid."""
-    return parse(address).kind if address.startswith("+") else None
+def kind_of(to: str) -> str | None:
+    """The kind of an E.164 number known to be valid, None for an e-mail address or openid."""
+    return parse(to).kind if to.startswith("+") else None
 
 
 def check_channel(destination: Destination, channel: str) -> None:

@@ -13,8 +13,9 @@ from app import masking
 from app.batch import Batch
 from app.delivery import phone
 from app.delivery.dispatch import Dispatcher, Outcome
+from app.delivery.phone import Destination
 from app.delivery.providers.base import Message, Receipt
-from app.delivery.routing import EMAIL_COUNTRY, Plan, Router
+from app.delivery.routing import Plan, Router
 from app.errors import ApiError
 from app.metrics import families as metrics
 from app.webhooks import Webhooks
@@ -34,16 +35,6 @@ class CodeRequest:
     purpose: str
     locale: str
     wechat_openid: str | None = None
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a code goes: the key it is filed under, and the country that routes it."""
-
-    to: str
-    country: str
-    masked: str
-    kind: str | None = None  # the number's kind (phone.Destination.kind); None for e-mail
 
 
 @dataclass(frozen=True)
@@ -80,10 +71,10 @@ class VerificationService:
         self.webhooks = webhooks
         self.queue = queue  # set: deliveries are queued for `flask otp worker`
 
-    def target(self, req: CodeRequest) -> Target:
+    def target(self, req: CodeRequest) -> Destination:
         """Rule 1: parse and classify the destination before anything is stored."""
         if req.wechat_openid:  # an Official Account follower: no phone, so no country
-            return Target(req.wechat_openid, EMAIL_COUNTRY, phone.mask_openid(req.wechat_openid))
+            return phone.address(req.wechat_openid)
         if req.channel == "email":
             if not req.email:
                 raise ApiError(
@@ -91,8 +82,7 @@ class VerificationService:
                     "The email channel needs an email address.",
                     {"fields": {"email": ["Required for the email channel."]}},
                 )
-            address = req.email.lower()
-            return Target(address, EMAIL_COUNTRY, phone.mask_email(address))
+            return phone.address(req.email.lower())
         if not req.phone:
             raise ApiError(
                 "validation_error",
@@ -101,10 +91,9 @@ class VerificationService:
             )
         destination = phone.parse(req.phone, req.country)
         phone.check_channel(destination, req.channel)
-        masked = phone.mask(destination.e164)
-        return Target(destination.e164, destination.country, masked, destination.kind)
+        return destination
 
-    def request(self, req: CodeRequest, target: Target) -> dict[str, Any]:
+    def request(self, req: CodeRequest, target: Destination) -> dict[str, Any]:
         """Create a verification and send its code; when one is pending for the destination
         and purpose, send its code again under a new handle for this caller.
 
@@ -121,6 +110,8 @@ class VerificationService:
             "cc": target.country,
             "lo": req.locale,
         }
+        if target.kind:
+            fields["k"] = phone.KIND_CODES[target.kind]
         code = self.codes.code(handle.id, target.to)
         sent = self.store.create(handle, self.codes.digest(handle, code), now, fields)
         _refuse(sent)
@@ -145,9 +136,7 @@ class VerificationService:
         fields = self.store.load(handle) if handle else None
         if handle is None or fields is None:
             raise _not_found()
-        target = Target(
-            fields["to"], fields["cc"], status.masked(fields), phone.kind_of(fields["to"])
-        )
+        target = status.destination(fields)
         plan = self._plan_for(target, fields["c"], handle)
         sent = self.store.resend(handle, int(time.time()), fields["c"])
         _refuse(sent)
@@ -160,14 +149,14 @@ class VerificationService:
         ttl = int(fields["ttl"])
         return _pending(handle_id, req.channel, target.masked, ttl, sent, route, locale)
 
-    def _plan_for(self, target: Target, channel: str, ref: VerificationRef) -> Plan | None:
+    def _plan_for(self, target: Destination, channel: str, ref: VerificationRef) -> Plan | None:
         """The route for a destination, or None for a test number (nothing is sent to one)."""
         if self.codes.is_test_number(target.to):
             return None
         return self._plan(target.country, channel, ref.seed, target.kind)
 
     def _send(
-        self, send: Send, target: Target, req: CodeRequest, plan: Plan | None
+        self, send: Send, target: Destination, req: CodeRequest, plan: Plan | None
     ) -> dict[str, Any]:
         """Deliver now, or queue the delivery; a test number gets nothing."""
         if plan is None:
@@ -177,16 +166,24 @@ class VerificationService:
             return {"provider": None, "own_numbers": False, "queued": True}
         if send.number > 1:  # rule 8
             plan = plan.avoiding(attempts.last_delivered(send.attempts))
-        message = self._message(send.root, target.to, target.country, req, send.code)
+        message = self._message(send.root, target, req, send.code)
         return self._deliver(plan, message, target.masked, send.handle, send.root)
 
     def _message(
-        self, root: VerificationRef, to: str, country: str, req: CodeRequest, code: str
+        self, root: VerificationRef, target: Destination, req: CodeRequest, code: str
     ) -> Message:
         """The message of one send; dispatch fills in each step's channel, text and sender."""
         minutes = math.ceil(self.store.limits.ttl / 60)
         return Message(
-            to, req.channel, req.purpose, req.locale, code, minutes, "", root.id, country=country
+            target.to,
+            req.channel,
+            req.purpose,
+            req.locale,
+            code,
+            minutes,
+            "",
+            root.id,
+            country=target.country,
         )
 
     def deliver_queued(self, verification_id: str, send: int) -> str:
@@ -199,12 +196,12 @@ class VerificationService:
             return "duplicate"
         last = attempts.last_delivered(fields.get("at", "")) if send > 1 else None
         try:
-            kind = phone.kind_of(fields["to"])
-            plan = self._plan(fields["cc"], fields["c"], ref.seed, kind).avoiding(last)
-            code = self.codes.code(verification_id, fields["to"])
+            target = status.destination(fields)
+            plan = self._plan(target.country, fields["c"], ref.seed, target.kind).avoiding(last)
+            code = self.codes.code(verification_id, target.to)
             req = CodeRequest(None, None, None, fields["c"], fields["pu"], fields["lo"])
-            message = self._message(ref, fields["to"], fields["cc"], req, code)
-            self._deliver(plan, message, status.masked(fields), ref, ref)
+            message = self._message(ref, target, req, code)
+            self._deliver(plan, message, target.masked, ref, ref)
         except ApiError as exc:
             if exc.code == "no_route":  # the route went away while the job waited
                 self.store.mark_failed(ref)
@@ -313,8 +310,9 @@ class VerificationService:
         """The plan a send of this verification would follow now, with every step's reason."""
         try:
             avoid = attempts.last_delivered(fields.get("at", ""))
-            kind = phone.kind_of(fields["to"])
-            plan = self.router.plan(fields["cc"], fields["c"], ref.seed, kind).avoiding(avoid)
+            target = status.destination(fields)
+            plan = self.router.plan(target.country, fields["c"], ref.seed, target.kind)
+            plan = plan.avoiding(avoid)
         except ApiError as exc:
             return {"error": exc.code, **exc.details}
         return plan.explain()

@@ -11,12 +11,17 @@ from .attempts import parse_all
 from .store import STATUS_NAMES
 
 
+def destination(fields: dict[str, str]) -> phone.Destination:
+    """A stored verification's destination, as it was parsed when the code was asked for."""
+    kind = phone.KINDS.get(fields.get("k", ""))
+    if kind is None and fields["to"].startswith("+"):
+        kind = phone.kind_of(fields["to"])  # stored before the kind was kept
+    return phone.Destination(fields["to"], fields.get("cc", ""), kind)
+
+
 def masked(fields: dict[str, str]) -> str:
     """A stored verification's destination, masked."""
-    to = fields["to"]
-    if not to.startswith("+"):  # an e-mail address or a WeChat openid
-        return phone.mask_email(to) if "@" in to else phone.mask_openid(to)
-    return phone.mask(to)
+    return phone.Destination(fields["to"], "").masked
 
 
 def attempts(fields: dict[str, str]) -> list[dict[str, Any]]:
