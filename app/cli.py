@@ -123,7 +123,7 @@ def worker(burst: bool, metrics_port: int | None) -> None:
     services.webhooks.autostart = False
     services.webhooks.start()
     try:
-        Worker([jobs.QUEUE_NAME], connection=services.redis).work(burst=burst)
+        Worker([jobs.queue_name()], connection=services.redis).work(burst=burst)
     finally:
         services.webhooks.stop()
         worker_metrics.stop()

@@ -21,7 +21,7 @@ from flask_limiter import HeaderNames, Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
-from app import storage
+from app import keys, storage
 from app.api import auth
 from app.errors import ApiError, envelope
 
@@ -54,7 +54,7 @@ def init_app(app: Flask, redis_url: str, client: Any) -> Limiter:
         get_remote_address,
         storage_uri=uri,
         storage_options=options,
-        key_prefix=app.config.get("RATELIMIT_KEY_PREFIX", "otp"),
+        key_prefix=app.config.get("RATELIMIT_KEY_PREFIX", keys.prefix()),
         header_name_mapping=HEADER_NAMES,
     )
     limiter.init_app(app)

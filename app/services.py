@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app import factors, preflight, routing_file, storage
+from app import factors, keys, preflight, routing_file, storage
 from app import settings as settings_module
 from app.api.auth import key_digests
 from app.api.idempotency import Records
@@ -80,6 +80,7 @@ def build(settings: settings_module.Settings) -> Services:
     # settings.load refuses production without them
     assert secret
     assert signing_key
+    keys.use(settings.key_prefix)  # before anything names a key
     redis_url = settings.redis_url or storage.embedded_url(settings.data_dir, settings.totp)
     client = storage.connect(redis_url)
     outbox = Outbox(client) if settings.development else None

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app import keys
+
 
 class SettingsError(RuntimeError):
     """Configuration that cannot run; the message names every bad setting."""
@@ -53,6 +55,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     cors_credentials: bool = False
     cors_max_age: int = 600
+    key_prefix: str = "otp"  # of every Redis key (app/keys.py)
     twilio_account_sid: str | None = None
     twilio_services: dict[str, str] = field(default_factory=dict)  # VA sid -> purpose
     # authenticator-app factors (docs/totp.md); `totp` defaults to on in development mode or
@@ -192,6 +195,12 @@ def _totp_key(item: str) -> tuple[str, bytes]:
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
+def _key_prefix(raw: str) -> str:
+    if not keys.VALID_PREFIX.fullmatch(raw):
+        raise ValueError("1 to 32 of A-Z a-z 0-9 _ -")
+    return raw
+
+
 def _rate(raw: str) -> str:
     from limits import parse_many
 
@@ -224,6 +233,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "cors_origins": ("OTP_CORS_ORIGINS", _origins),
     "cors_credentials": ("OTP_CORS_CREDENTIALS", _bool),
     "cors_max_age": ("OTP_CORS_MAX_AGE", _int(0, 86400)),
+    "key_prefix": ("OTP_KEY_PREFIX", _key_prefix),
     "twilio_account_sid": ("OTP_TWILIO_ACCOUNT_SID", _account_sid),
     "twilio_services": ("OTP_TWILIO_SERVICES", _twilio_services),
     "totp": ("OTP_TOTP", _bool),

@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from twilio.request_validator import RequestValidator
 from werkzeug import Request, Response
 
+from app.delivery.health import breaker_key
 from app.delivery.providers.base import Message, SendResult
 
 from .conftest import TRUSTED
@@ -188,7 +189,7 @@ def test_twilio_receipts(routed: Flask, httpserver: HTTPServer) -> None:
         assert (answer.status_code, answer.data) == (204, b"")  # Twilio reads no body
     attempt = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"][0]
     assert attempt["delivery"] == {"status": "undelivered", "code": "30003"}
-    breaker = routed.extensions["otp"].redis.hgetall("otp:cb:{twilio|US}")
+    breaker = routed.extensions["otp"].redis.hgetall(breaker_key("twilio", "US"))
     assert breaker[b"wf"] == b"1"  # the failed report counted once against twilio in the US
 
     unknown, unknown_headers = twilio_receipt("delivered", "SM" + "9" * 32, url)

@@ -16,6 +16,8 @@ from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from app.delivery.health import breaker_key
+
 from .conftest import TRUSTED
 from .providers.signatures import acs3_signature_ok, tc3_signature_ok
 
@@ -284,7 +286,7 @@ def test_sms_receipts_update_the_attempt_and_the_breaker(
 ) -> None:
     started = request_code(client, phone=phone)
     country = "CN" if phone == CHINA else "HK"
-    breaker = f"otp:cb:{{{provider}|{country}}}"
+    breaker = breaker_key(provider, country)
 
     forged = push(client, provider, "forged-token-0123456789", [report])
     assert forged.status_code == 403

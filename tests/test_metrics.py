@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
-from app.delivery.health import SCOPES_KEY, breaker_key
+from app.delivery.health import breaker_key, scopes_key
 
 from .conftest import BASE_CONFIG, TRUSTED, free_port, outbox_code
 from .test_observability import sample
@@ -63,8 +63,8 @@ def test_circuit_state_is_one_series_per_breaker_and_state(
     assert sample(text, "otp_circuit_state", state="half_open", **in_france) == 1
     assert sample(text, "otp_circuit_state", state="open", **in_france) == 0
     # Found through a set of scopes with a lifetime, never by scanning the key space.
-    assert redis_client.smembers(SCOPES_KEY) == {b"eu_main|FR"}
-    assert 0 < redis_client.ttl(SCOPES_KEY) <= 86400
+    assert redis_client.smembers(scopes_key()) == {b"eu_main|FR"}
+    assert 0 < redis_client.ttl(scopes_key()) <= 86400
 
 
 def test_redis_down_is_a_gauge_not_a_failed_scrape(tmp_path: Path) -> None:

@@ -135,7 +135,7 @@ def test_refused_and_nothing_stored(
         assert error["details"]["channel"] == channel
         assert reason in error["details"]["reason"]
     # Nothing stored, nothing sent, nothing counted against the destination's quota.
-    assert redis_client.keys("otp:{*}:*") == []
+    assert redis_client.keys("otp:{*}:[vqk]*") == []  # no verification, quota or answer
     assert client.get("/dev/outbox").get_json()["messages"] == []
 
 

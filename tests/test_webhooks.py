@@ -139,7 +139,7 @@ def test_approval_is_posted_signed_and_verifies_with_the_readme_snippet(
     assert not verify_webhook(SECRET, request.headers, body.replace(b"approved", b"approvee"))
     # Delivered: nothing left but the sender's heartbeat, and every key will expire.
     keys = redis_client.keys("*")
-    assert keys == [b"otp:webhooks:{wh}:senders"]
+    assert keys == [b"otp:{wh}:webhooks:senders"]
     assert all(redis_client.ttl(key) > 0 for key in keys)
     assert hooks.run_once() == 0
 
@@ -210,8 +210,8 @@ def test_a_delivery_is_given_up_after_max_age(
         clock.advance(5)
         assert hooks.run_once() == 0
     assert len([r for r in caplog.records if r.getMessage() == "webhook given up"]) == 2
-    assert redis_client.keys("otp:webhooks:{wh}:retries") == []
-    assert redis_client.llen("otp:webhooks:{wh}:queue") == 0
+    assert redis_client.keys("otp:{wh}:webhooks:retries") == []
+    assert redis_client.llen("otp:{wh}:webhooks:queue") == 0
 
 
 def command_calls(client: redis.Redis) -> dict[str, int]:
@@ -312,8 +312,8 @@ def test_the_sender_thread_starts_on_first_emit_and_stops_after_its_post(
     hooks.stop()  # graceful: returns after the in-flight POST got its answer
     assert "otp-webhooks" not in {t.name for t in threading.enumerate()}
     assert len(httpserver.log) == 1
-    assert redis_client.keys("otp:webhooks:{wh}:processing:*") == []
-    assert redis_client.zcard("otp:webhooks:{wh}:senders") == 0
+    assert redis_client.keys("otp:{wh}:webhooks:processing:*") == []
+    assert redis_client.zcard("otp:{wh}:webhooks:senders") == 0
 
 
 def wait_for_posts(server: HTTPServer, count: int, timeout: float = 3) -> list[Request]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from app import keys
 from app.delivery import phone
 from app.errors import ApiError
 from app.verification import status
@@ -178,7 +179,7 @@ def _code_request(to: str, channel: str, purpose: str, locale: str) -> CodeReque
 def _record_key(root: VerificationRef) -> str:
     """The Twilio record of one verification: its hash tag, named by its first handle, so a
     later verification of the same destination starts a record of its own."""
-    return f"otp:{{{root.tag}}}:tw:{root.slot}{root.rand}"
+    return keys.key(root.tag, "tw", root.slot + root.rand)
 
 
 def _text(value: Any) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from app import keys
 from app.batch import Batch
 
 from .providers.base import RECIPIENT_FAILURES
@@ -20,7 +21,6 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 ROUTE_FAILURE = "route"
 # The per-country breakers that recorded an outcome lately, so that /metrics can list them
 # without scanning the key space; a day's traffic keeps a country in it.
-SCOPES_KEY = "otp:cb-scopes:{cb-scopes}"
 SCOPES_TTL = 86400
 
 
@@ -38,11 +38,15 @@ def _scope(provider: str, country: str | None = None) -> str:
 
 
 def breaker_key(provider: str, country: str | None = None) -> str:
-    return f"otp:cb:{{{_scope(provider, country)}}}"
+    return keys.key(_scope(provider, country), "cb")
 
 
 def quota_key(provider: str, minute: int) -> str:
-    return f"otp:quota:{{{provider}}}:{minute}"
+    return keys.key(provider, "quota", minute)
+
+
+def scopes_key() -> str:
+    return keys.key("cb-scopes", "scopes")
 
 
 def _state(open_until: int, now: float) -> str:
@@ -124,13 +128,13 @@ class Health:
         now = int(time.time())
         args = ["0" if failure else "1", now, s.failures, s.ratio, s.min_calls, s.window]
         args.append(s.cooldown)
-        keys = [breaker_key(provider, country)]
+        breakers = [breaker_key(provider, country)]
         if failure != ROUTE_FAILURE:
-            keys.append(breaker_key(provider))
-        for key in keys:
+            breakers.append(breaker_key(provider))
+        for key in breakers:
             batch.script(self._breaker, [key], args)
-        batch.pipe.sadd(SCOPES_KEY, _scope(provider, country))
-        batch.pipe.expire(SCOPES_KEY, SCOPES_TTL)
+        batch.pipe.sadd(scopes_key(), _scope(provider, country))
+        batch.pipe.expire(scopes_key(), SCOPES_TTL)
         if sent:
             counter = quota_key(provider, now // 60)
             batch.pipe.incr(counter)
@@ -150,7 +154,7 @@ class Health:
         """(provider, country, state) of each provider's own breaker (country "") and of the
         per-country breakers of `providers` seen lately: two round trips."""
         scopes = [(name, "") for name in providers]
-        for member in sorted(self.client.smembers(SCOPES_KEY)):
+        for member in sorted(self.client.smembers(scopes_key())):
             name, _, country = member.decode().partition("|")
             if name in providers:
                 scopes.append((name, country))

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from app import keys
 from app.batch import Batch
 from app.errors import ApiError
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def index_key(provider: str, message_id: str) -> str:
     """Which verification a provider's message id belongs to."""
-    return f"otp:msg:{{{provider}:{message_id}}}"
+    return keys.key(f"{provider}:{message_id}", "msg")
 
 
 # Records a report on the verification a message belongs to: the verification's country when

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from app import keys
 from app.batch import Batch
 
 ID_PREFIX = "YF"
 TAG_LEN = 10  # base32 characters of the entity's hash tag (50 bits)
 RAND_LEN = 16  # base32 characters of randomness per factor (80 bits)
 ID_LEN = len(ID_PREFIX) + TAG_LEN + RAND_LEN
-KEY_PATTERN = "otp:{*}:tf:*"  # every factor hash, for SCAN
-EXPORT_PATTERN = "otp:{*}:t[ef]*"  # the factor hashes and the entities' indexes
-_EXPORTED = re.compile(r"otp:\{[a-z2-7]{10}\}:(te|tf:[a-z2-7]{16})")
+_EXPORTED = re.compile(r"[A-Za-z0-9_-]+:\{[a-z2-7]{10}\}:(te|tf:[a-z2-7]{16})")
 _ALPHABET = set("abcdefghijklmnopqrstuvwxyz234567")
 STATUSES = {"u": "unverified", "v": "verified"}
 
@@ -64,8 +63,9 @@ class FactorRef:
     @classmethod
     def from_key(cls, key: str) -> FactorRef | None:
         """The reference of a factor hash's key, as SCAN returns it."""
-        prefix, _, rand = key.rpartition(":tf:")
-        return cls.parse(ID_PREFIX + prefix.removeprefix("otp:{").removesuffix("}") + rand)
+        tagged, _, rand = key.rpartition(":tf:")
+        tag = tagged.removeprefix(keys.prefix() + ":{").removesuffix("}")
+        return cls.parse(ID_PREFIX + tag + rand)
 
     @property
     def id(self) -> str:
@@ -74,12 +74,12 @@ class FactorRef:
     @property
     def key(self) -> str:
         """The factor's hash."""
-        return f"otp:{{{self.tag}}}:tf:{self.rand}"
+        return keys.key(self.tag, "tf", self.rand)
 
     @property
     def index_key(self) -> str:
         """The entity's factors: a sorted set of rands, in the factors' slot."""
-        return f"otp:{{{self.tag}}}:te"
+        return keys.key(self.tag, "te")
 
 
 def entity_tag(entity: str) -> str:
@@ -186,18 +186,19 @@ class FactorStore:
 
     def scan(self, count: int) -> Iterator[list[tuple[FactorRef, str, str]]]:
         """Every factor as (ref, entity, sealed secret), in batches of about `count` (SCAN)."""
-        for keys in self._key_batches(KEY_PATTERN, count):
-            yield self._sealed([FactorRef.from_key(key) for key in keys])
+        for names in self._key_batches(keys.pattern("tf", "*"), count):
+            yield self._sealed([FactorRef.from_key(name) for name in names])
 
     def dumps(self, count: int) -> Iterator[tuple[str, int, bytes]]:
         """Every factor and index key as (key, milliseconds to live or -1, DUMP)."""
-        for keys in self._key_batches(EXPORT_PATTERN, count):
+        # The factor hashes and the entities' indexes.
+        for names in self._key_batches(keys.pattern("t[ef]*"), count):
             pipe = self.client.pipeline(transaction=False)
-            for key in keys:
-                pipe.pttl(key)
-                pipe.dump(key)
+            for name in names:
+                pipe.pttl(name)
+                pipe.dump(name)
             replies = pipe.execute()
-            found = zip(keys, replies[::2], replies[1::2], strict=True)
+            found = zip(names, replies[::2], replies[1::2], strict=True)
             yield from ((key, ttl, dump) for key, ttl, dump in found if dump is not None)
 
     def restore(self, key: str, ttl: int, dump: bytes) -> None:
@@ -207,14 +208,14 @@ class FactorStore:
         self.client.restore(key, max(ttl, 0), dump, replace=True)
 
     def _key_batches(self, pattern: str, count: int) -> Iterator[list[str]]:
-        keys: list[str] = []
-        for key in self.client.scan_iter(match=pattern, count=count):
-            keys.append(_text(key))
-            if len(keys) == count:
-                yield keys
-                keys = []
-        if keys:
-            yield keys
+        names: list[str] = []
+        for name in self.client.scan_iter(match=pattern, count=count):
+            names.append(_text(name))
+            if len(names) == count:
+                yield names
+                names = []
+        if names:
+            yield names
 
     def _sealed(self, refs: list[FactorRef | None]) -> list[tuple[FactorRef, str, str]]:
         known = [ref for ref in refs if ref is not None]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pyotp
 
-from app import masking
+from app import keys, masking
 
 TAG_LEN = 10  # base32 chars of the phone's hash tag (50 bits)
 PURPOSE_LEN = 4  # base32 chars of the purpose's hash (20 bits)
@@ -48,20 +48,20 @@ class VerificationRef:
     @property
     def key(self) -> str:
         """The verification's hash; `{tag}` keeps every key of a phone in one Cluster slot."""
-        return f"otp:{{{self.tag}}}:v:{self.slot}"
+        return keys.key(self.tag, "v", self.slot)
 
     @property
     def quota_key(self) -> str:
         """The phone's send counters, in the same slot as its verifications."""
-        return f"otp:{{{self.tag}}}:q"
+        return keys.key(self.tag, "q")
 
     def marker_key(self, send: int) -> str:
         """Set once the queue starts a verification's send number `send`."""
-        return f"otp:{{{self.tag}}}:m:{self.slot}{self.rand}:{send}"
+        return keys.key(self.tag, "m", self.slot + self.rand, send)
 
     def idempotency_key(self, sealed_key: str) -> str:
         """The first answer to a call made with an Idempotency-Key, next to the verification."""
-        return f"otp:{{{self.tag}}}:k:{self.slot}:{sealed_key}"
+        return keys.key(self.tag, "k", self.slot, sealed_key)
 
     def with_rand(self, rand: str) -> VerificationRef:
         return VerificationRef(self.tag, self.slot, rand)

@@ -13,12 +13,18 @@ from typing import Any
 
 from rq import Queue, Retry
 
-QUEUE_NAME = "otp-delivery"
+from app import keys
+
 JOB = "app.worker.deliver"
 
 
+def queue_name() -> str:
+    """`otp-delivery` under the default key prefix."""
+    return keys.queue("delivery")
+
+
 def queue(client: Any) -> Queue:
-    return Queue(QUEUE_NAME, connection=client)
+    return Queue(queue_name(), connection=client)
 
 
 def enqueue(target: Queue, verification_id: str, send: int, ttl: int) -> None:

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
 
+from app import keys
 from app.batch import Batch
 
-PREFIX = "otp:webhooks:{wh}:"
 QUEUE_BOUND = 100_000  # jobs waiting; beyond it the oldest are dropped (and logged)
 DUE_PER_CALL = 100
 
@@ -46,28 +46,31 @@ def _script(client: Any, name: str) -> Any:
     )
 
 
-class JobQueue:
-    queue = PREFIX + "queue"
-    retries = PREFIX + "retries"
-    expiries = PREFIX + "expiries"
-    expiry_jobs = PREFIX + "expiry-jobs"
-    senders = PREFIX + "senders"
+def _key(name: str) -> str:
+    """Every webhook key shares one hash tag: the scripts move jobs between them."""
+    return keys.key("wh", "webhooks", name)
 
+
+class JobQueue:
     def __init__(self, client: Any, ttl: int) -> None:
         self.client = client
         self.ttl = ttl
+        self.queue, self.retries, self.expiries, self.senders = (
+            _key(name) for name in ("queue", "retries", "expiries", "senders")
+        )
+        self.expiry_jobs = _key("expiry-jobs")
         self._emit, self._schedule, self._due = (
             _script(client, name) for name in ("emit", "schedule", "due")
         )
 
     @staticmethod
     def processing(sender: str) -> str:
-        return f"{PREFIX}processing:{sender}"
+        return _key(f"processing:{sender}")
 
     def push(self, jobs: list[str], settle: str = "") -> int:
         """Queue jobs and drop `settle`'s expiry event: one command; the jobs dropped to fit."""
-        keys = [self.queue, self.expiries, self.expiry_jobs]
-        return int(self._emit(keys=keys, args=[QUEUE_BOUND, self.ttl, settle, *jobs]))
+        names = [self.queue, self.expiries, self.expiry_jobs]
+        return int(self._emit(keys=names, args=[QUEUE_BOUND, self.ttl, settle, *jobs]))
 
     def schedule(self, verification_id: str, due: float, jobs: list[str], now: float) -> None:
         """Queue `jobs` at `due` unless the verification is settled first."""
@@ -81,8 +84,8 @@ class JobQueue:
         batch.pipe.zadd(self.senders, {sender: now})
         batch.pipe.expire(self.senders, self.ttl)
         batch.pipe.expire(self.processing(sender), self.ttl)
-        keys = [self.queue, self.retries, self.expiries, self.expiry_jobs]
-        batch.script(self._due, keys, [now, DUE_PER_CALL, self.ttl])
+        names = [self.queue, self.retries, self.expiries, self.expiry_jobs]
+        batch.script(self._due, names, [now, DUE_PER_CALL, self.ttl])
         batch.execute()
 
     def claim(self, sender: str, block: float | None) -> bytes | None:

@@ -18,6 +18,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from app import keys
+
 from .base import FailureClass, ProviderError
 
 # Replace a token this long before it expires: WeChat accepts the old and the new one side by
@@ -45,12 +47,12 @@ def cache_errors(kind: str) -> Iterator[None]:
 
 
 class SharedToken:
-    """One access token per account, cached in Redis under `otp:{<scope>}:token`."""
+    """One access token per account, cached in Redis under `<prefix>:{<scope>}:token`."""
 
     def __init__(self, client: Any, kind: str, scope: str, fetch: Fetch, timeout: float) -> None:
-        self.prefix = f"otp:{{{scope}}}"  # the account's own hash tag, for its other keys too
-        self.key = f"{self.prefix}:token"
-        self._lock = f"{self.prefix}:lock"
+        self.scope = scope  # the account's own hash tag, for its other keys too
+        self.key = keys.key(scope, "token")
+        self._lock = keys.key(scope, "lock")
         self.client = client
         self._kind = kind
         self._fetch = fetch

@@ -9,9 +9,10 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
+from app import keys
+
 from .base import CHANNELS, Message, ProviderContext, SendResult
 
-OUTBOX_KEY = "otp:outbox"
 OUTBOX_SIZE = 200
 OUTBOX_TTL = 86400
 
@@ -21,16 +22,17 @@ class Outbox:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self.key = keys.key("outbox", "messages")
 
     def push(self, entry: dict[str, Any]) -> None:
         pipe = self.client.pipeline(transaction=True)
-        pipe.lpush(OUTBOX_KEY, json.dumps(entry, separators=(",", ":")))
-        pipe.ltrim(OUTBOX_KEY, 0, OUTBOX_SIZE - 1)
-        pipe.expire(OUTBOX_KEY, OUTBOX_TTL)
+        pipe.lpush(self.key, json.dumps(entry, separators=(",", ":")))
+        pipe.ltrim(self.key, 0, OUTBOX_SIZE - 1)
+        pipe.expire(self.key, OUTBOX_TTL)
         pipe.execute()
 
     def messages(self, to: str | None = None) -> list[dict[str, Any]]:
-        entries = [json.loads(raw) for raw in self.client.lrange(OUTBOX_KEY, 0, -1)]
+        entries = [json.loads(raw) for raw in self.client.lrange(self.key, 0, -1)]
         return [entry for entry in entries if to is None or entry["to"] == to]
 
 

@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Self
 
 import phonenumbers
 
+from app import keys
+
 from . import _wechat as wechat
 from ._common import require
 from ._template_sms import failure, identifier
@@ -134,7 +136,7 @@ class _NonMembers:
     under the account's hash tag)."""
 
     def __init__(self, token: SharedToken) -> None:
-        self._prefix = f"{token.prefix}:nm:"
+        self._scope = token.scope
         self._client = token.client
 
     def known(self, mobile: str) -> bool:
@@ -146,7 +148,7 @@ class _NonMembers:
             self._client.set(self._key(mobile), "1", ex=NON_MEMBER_SECONDS)
 
     def _key(self, mobile: str) -> str:
-        return self._prefix + hashlib.sha256(mobile.encode()).hexdigest()[:32]
+        return keys.key(self._scope, "nm", hashlib.sha256(mobile.encode()).hexdigest()[:32])
 
 
 def _mobile(to: str) -> str:
