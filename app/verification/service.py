@@ -34,6 +34,8 @@ class CodeRequest:
     purpose: str
     locale: str
     wechat_openid: str | None = None
+    app_hash: str | None = None  # Android's SMS Retriever hash, for SMS texts
+    friendly_name: str | None = None  # {app} in this verification's texts, for OTP_ISSUER
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class VerificationService:
             "pu": req.purpose,
             "cc": target.country,
             "lo": req.locale,
+            **_texting(req),
         }
         code = self.codes.code(handle.id, target.to)
         sent = self.store.create(handle, self.codes.digest(handle, code), now, fields)
@@ -154,7 +157,7 @@ class VerificationService:
         metrics.VERIFICATIONS.labels(sent.outcome).inc()
         root = handle.with_rand(sent.root)
         code = self.codes.code(root.id, fields["to"])
-        req = CodeRequest(None, None, None, fields["c"], fields["pu"], fields["lo"])
+        req = _stored_request(fields)
         route = self._send(Send(handle, root, code, sent.sends, sent.attempts), target, req, plan)
         locale = self.dispatcher.templates.locale_for(req.purpose, req.locale)
         ttl = int(fields["ttl"])
@@ -186,7 +189,17 @@ class VerificationService:
         """The message of one send; dispatch fills in each step's channel, text and sender."""
         minutes = math.ceil(self.store.limits.ttl / 60)
         return Message(
-            to, req.channel, req.purpose, req.locale, code, minutes, "", root.id, country=country
+            to,
+            req.channel,
+            req.purpose,
+            req.locale,
+            code,
+            minutes,
+            "",
+            root.id,
+            app=req.friendly_name or "",
+            country=country,
+            app_hash=req.app_hash or "",
         )
 
     def deliver_queued(self, verification_id: str, send: int) -> str:
@@ -202,7 +215,7 @@ class VerificationService:
             kind = phone.kind_of(fields["to"])
             plan = self._plan(fields["cc"], fields["c"], ref.seed, kind).avoiding(last)
             code = self.codes.code(verification_id, fields["to"])
-            req = CodeRequest(None, None, None, fields["c"], fields["pu"], fields["lo"])
+            req = _stored_request(fields)
             message = self._message(ref, fields["to"], fields["cc"], req, code)
             self._deliver(plan, message, status.masked(fields), ref, ref)
         except ApiError as exc:
@@ -357,6 +370,27 @@ class VerificationService:
         metrics.VERIFICATIONS.labels("cancelled").inc()
         self.webhooks.cancel_expiry(ref.with_rand(root).id)
         return {"id": verification_id, "status": "cancelled"}
+
+
+def _texting(req: CodeRequest) -> dict[str, str]:
+    """The hash fields of what the request asks its texts to carry, only those it gives (short
+    names keep pending verifications small)."""
+    fields = {"ah": req.app_hash, "fn": req.friendly_name}
+    return {name: value for name, value in fields.items() if value}
+
+
+def _stored_request(fields: dict[str, str]) -> CodeRequest:
+    """The request a stored verification was made with, as far as its sends need it."""
+    return CodeRequest(
+        None,
+        None,
+        None,
+        fields["c"],
+        fields["pu"],
+        fields["lo"],
+        app_hash=fields.get("ah"),
+        friendly_name=fields.get("fn"),
+    )
 
 
 def _refuse(sent: Sent) -> None:
