@@ -242,8 +242,12 @@ def test_webotp_domains(value: str, expected: str | None) -> None:
 
 
 def test_a_bad_domain_setting_stops_start_up() -> None:
-    with pytest.raises(SettingsError, match="OTP_WEBOTP_DOMAIN='https://example.com'"):
+    with pytest.raises(SettingsError) as caught:
         settings.load({"OTP_ENV": "development", "OTP_WEBOTP_DOMAIN": "https://example.com"})
+    assert caught.value.problems == [
+        "OTP_WEBOTP_DOMAIN='https://example.com': 'https://example.com' is not a host name like "
+        "login.example.com"
+    ]
 
 
 @pytest.mark.parametrize(
