@@ -28,6 +28,8 @@ from app.routing_file import RoutingError
 from app.settings import SettingsError
 from app.verification import jobs
 
+from .test_delivery_clouds import request_code
+
 MOBILE = "+4915123456789"
 APP_HASH = "FA+9qCX9VSu"
 SECRET = "gateway-secret-0123456789abcdef"
@@ -76,13 +78,6 @@ def sent(httpserver: HTTPServer, path: str = "/sms") -> list[dict[str, Any]]:
     return [json.loads(req.get_data()) for req, res in httpserver.log if req.path == path]
 
 
-def request_code(client: FlaskClient, **body: Any) -> dict[str, Any]:
-    answer = client.post("/otp/request", json={"phone": MOBILE, **body})
-    assert answer.status_code == 202, answer.get_json()
-    result: dict[str, Any] = answer.get_json()
-    return result
-
-
 def login_sms(code: str) -> str:
     return f"{LOGIN_TEXT.format(code=code)}\n{APP_HASH}\n@login.example.com #{code}"
 
@@ -92,7 +87,7 @@ def test_first_send_and_resend_carry_the_hash_then_the_webotp_line(
 ) -> None:
     client = make_routed().test_client()
 
-    started = request_code(client, app_hash=APP_HASH)
+    started = request_code(client, phone=MOBILE, app_hash=APP_HASH)
     resent = client.post(f"/otp/{started['id']}/resend")
 
     assert resent.status_code == 202
@@ -110,7 +105,7 @@ def test_queued_sends_carry_them_too(
     client = app.test_client()
     queue = Queue(jobs.QUEUE_NAME, connection=app.extensions["otp"].redis)
 
-    started = request_code(client, app_hash=APP_HASH)
+    started = request_code(client, phone=MOBILE, app_hash=APP_HASH)
     client.post(f"/otp/{started['id']}/resend")
     assert sent(httpserver) == []  # nothing goes out before a worker runs the jobs
     with app.app_context():
@@ -137,7 +132,7 @@ def test_each_purpose_gets_its_own_domain(
     body: dict[str, str],
     last_lines: list[str],
 ) -> None:
-    request_code(make_routed().test_client(), **body)
+    request_code(make_routed().test_client(), phone=MOBILE, **body)
 
     [message] = sent(httpserver)
     lines = message["text"].split("\n")
@@ -149,8 +144,10 @@ def test_only_sms_texts_carry_them(
 ) -> None:
     client = make_routed().test_client()
 
-    voice = request_code(client, channel="voice", purpose="reset_password", app_hash=APP_HASH)
-    chat = request_code(client, channel="whatsapp", app_hash=APP_HASH)
+    voice = request_code(
+        client, phone=MOBILE, channel="voice", purpose="reset_password", app_hash=APP_HASH
+    )
+    chat = request_code(client, phone=MOBILE, channel="whatsapp", app_hash=APP_HASH)
 
     assert (voice["route"]["channel"], chat["route"]["channel"]) == ("voice", "sms")
     spoken, fallback = sent(httpserver)
@@ -166,8 +163,8 @@ def test_the_hash_is_stored_only_when_given(make_routed: Callable[..., Flask]) -
     client = app.test_client()
     services = app.extensions["otp"]
 
-    hashed = request_code(client, app_hash=APP_HASH)
-    plain = request_code(client, purpose="signup")
+    hashed = request_code(client, phone=MOBILE, app_hash=APP_HASH)
+    plain = request_code(client, phone=MOBILE, purpose="signup")
 
     stored = [
         services.redis.hgetall(services.service.codes.parse_id(started["id"]).key)
@@ -192,7 +189,7 @@ def test_a_malformed_hash_is_refused(client: FlaskClient, app_hash: Any) -> None
 def test_the_console_outbox_shows_the_final_text(make_app: Callable[..., Flask]) -> None:
     client = make_app(OTP_WEBOTP_DOMAIN="Login.Example.COM").test_client()
 
-    request_code(client, app_hash=APP_HASH)
+    request_code(client, phone=MOBILE, app_hash=APP_HASH)
 
     [message] = client.get("/dev/outbox", query_string={"to": MOBILE}).get_json()["messages"]
     code = message["text"].split()[0]
@@ -204,11 +201,15 @@ def test_an_sms_too_long_for_the_retriever_is_sent_and_logged(
 ) -> None:
     client = make_routed().test_client()
 
-    with caplog.at_level(logging.WARNING, "app.delivery.dispatch"):
-        request_code(client, app_hash=APP_HASH, locale="ru", purpose="reset_password")
-        request_code(client, app_hash=APP_HASH)
+    ru = {"app_hash": APP_HASH, "locale": "ru"}
 
-    long, short = sent(httpserver)
+    with caplog.at_level(logging.WARNING, "app.delivery.dispatch"):
+        request_code(client, phone=MOBILE, purpose="reset_password", **ru)
+        request_code(client, phone=MOBILE, app_hash=APP_HASH)
+        request_code(client, phone=MOBILE, purpose="approve", channel="voice", **ru)  # no SMS
+
+    long, short, spoken = sent(httpserver)
+    assert spoken["channel"] == "voice"
     assert octets(long["text"]) > autofill.RETRIEVER_BYTES >= octets(short["text"])
     assert APP_HASH in long["text"].split("\n")
     warnings = [r.getMessage() for r in caplog.records if "SMS Retriever" in r.getMessage()]

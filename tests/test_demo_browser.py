@@ -204,12 +204,18 @@ def test_enrol_an_authenticator_app_and_sign_in_with_its_code(page: Page) -> Non
     assert token["payload"]["factor"] == "totp"
 
 
+def send_to(page: Page, phone: str = "+12015550123") -> str:
+    """Send a code to `phone` from the page; the number."""
+    page.fill("#phone", phone)
+    send_code(page)
+    return phone
+
+
 def test_an_sms_code_fills_the_field_through_webotp(
     webotp_page: Page, served: tuple[str, FlaskClient]
 ) -> None:
-    page, phone = webotp_page, "+12015550123"
-    page.fill("#phone", phone)
-    send_code(page)
+    page = webotp_page
+    phone = send_to(page)
 
     assert otp_calls(page, 1) == [{"transport": ["sms"], "signal": True, "aborted": False}]
     code = outbox_code(served[1], phone)
@@ -223,9 +229,8 @@ def test_an_sms_code_fills_the_field_through_webotp(
 def test_a_resend_or_a_typed_code_stops_waiting_for_the_sms(
     webotp_page: Page, served: tuple[str, FlaskClient]
 ) -> None:
-    page, phone = webotp_page, "+12015550123"
-    page.fill("#phone", phone)
-    send_code(page)
+    page = webotp_page
+    phone = send_to(page)
     otp_calls(page, 1)
 
     expect(page.locator("#send")).to_be_enabled()
@@ -245,6 +250,5 @@ def test_a_browser_without_webotp_is_not_asked(
     without = "delete window.OTPCredential;\n" + RECORD_OTP_CALLS
     with demo_page(browser, served[0], without) as page:
         assert page.evaluate("() => 'OTPCredential' in window") is False
-        page.fill("#phone", "+12015550123")
-        send_code(page)
+        send_to(page)
         assert page.evaluate("() => window.otpCalls.length") == 0

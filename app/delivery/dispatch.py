@@ -69,7 +69,7 @@ class Dispatcher:
     def run(self, plan: Plan, message: Message, batch: Batch) -> Outcome:
         """Try the plan's steps in order until one provider accepts the message (its channel,
         text and sender are the step's); health and the receipts index go on `batch`."""
-        message, texts = self._texts(message)
+        message, texts = self._texts(message, plan)
         outcome = Outcome()
         deadline = time.monotonic() + self.budget
         for step in plan.steps:
@@ -92,12 +92,13 @@ class Dispatcher:
         self._record(batch, message, outcome)
         return outcome
 
-    def _texts(self, message: Message) -> tuple[Message, Texts]:
+    def _texts(self, message: Message, plan: Plan) -> tuple[Message, Texts]:
         """The message with its application's name, and its texts. An app hash in an SMS too
         long for the SMS Retriever is sent all the same (the code still arrives), and logged."""
         message = replace(message, app=message.app or self.templates.app_name)
         texts = self.templates.render(message)
-        if message.app_hash and not texts.fits_retriever():
+        by_sms = any(step.channel == "sms" for step in plan.steps)
+        if message.app_hash and by_sms and not texts.fits_retriever():
             log.warning(
                 "SMS text %s.%s over 140 bytes with the app hash: the SMS Retriever skips it",
                 message.purpose,
