@@ -15,6 +15,7 @@ from app import factors, keys, preflight, routing_file, storage
 from app import settings as settings_module
 from app.api.auth import key_digests
 from app.api.idempotency import Records
+from app.delivery.autofill import Domains
 from app.delivery.config import RoutingConfig
 from app.delivery.dispatch import Dispatcher
 from app.delivery.health import Health
@@ -99,7 +100,8 @@ def build(settings: settings_module.Settings) -> Services:
     )
     store = Store(client, limits)
     router = Router(routing, health.snapshot)
-    templates = Templates(settings.issuer, routing.templates)
+    domains = Domains(settings.webotp_domain, routing.webotp)
+    templates = Templates(settings.issuer, routing.templates, domains)
     for problem in templates.too_long(settings.code_length):
         log.warning("message text over 2 SMS segments (each is billed): %s", problem)
     receipts = Receipts(client, health, providers, settings.ttl)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app import keys
+from app.delivery.autofill import check_domain
 
 
 class SettingsError(RuntimeError):
@@ -32,6 +33,7 @@ class Settings:
     secret: str | None = field(repr=False)
     signing_key: str | None = field(repr=False)
     issuer: str = "otp-service"
+    webotp_domain: str | None = None  # `@domain #code` ends every SMS (docs/messages.md)
     code_length: int = 6
     ttl: int = 300
     max_attempts: int = 5
@@ -211,6 +213,7 @@ def _rate(raw: str) -> str:
 # setting name -> (environment variable, parser)
 _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "issuer": ("OTP_ISSUER", str),
+    "webotp_domain": ("OTP_WEBOTP_DOMAIN", check_domain),
     "code_length": ("OTP_CODE_LENGTH", _int(4, 10)),
     "ttl": ("OTP_TTL", _int(1, 600)),
     "max_attempts": ("OTP_MAX_ATTEMPTS", _int(1, 20)),

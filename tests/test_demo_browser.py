@@ -6,7 +6,9 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -61,21 +63,71 @@ def served(make_app: Callable[..., Flask]) -> Iterator[tuple[str, FlaskClient]]:
     thread.join(5)
 
 
-@pytest.fixture
-def page(browser: Browser, served: tuple[str, FlaskClient]) -> Iterator[Page]:
-    """The demo page, opened fresh; any script error or CSP violation fails the test."""
+@contextmanager
+def demo_page(browser: Browser, base_url: str, init_script: str = "") -> Iterator[Page]:
+    """The demo page, opened fresh (after `init_script`); any script error or CSP violation
+    fails the test."""
     context = browser.new_context()
     context.set_default_timeout(5000)
+    if init_script:
+        context.add_init_script(init_script)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("console", lambda message: errors.extend(_script_errors(message)))
     opened.on("pageerror", lambda error: errors.append(str(error)))
-    response = opened.goto(served[0] + "/demo")
+    response = opened.goto(base_url + "/demo")
     assert response is not None
     assert response.status == 200, "GET /demo is served in development mode"
     yield opened
     context.close()
     assert errors == []
+
+
+@pytest.fixture
+def page(browser: Browser, served: tuple[str, FlaskClient]) -> Iterator[Page]:
+    with demo_page(browser, served[0]) as opened:
+        yield opened
+
+
+# The browser's WebOTP, played by the test (no SMS reaches a headless browser): each call of
+# navigator.credentials.get for a one-time code is recorded, and answered when the test
+# delivers a code.
+RECORD_OTP_CALLS = """
+window.otpCalls = [];
+const getCredential = navigator.credentials.get.bind(navigator.credentials);
+navigator.credentials.get = (options) => {
+  if (!options || !options.otp) {
+    return getCredential(options);
+  }
+  const call = { transport: options.otp.transport, signal: options.signal instanceof AbortSignal };
+  call.aborted = false;
+  window.otpCalls.push(call);
+  return new Promise((resolve, reject) => {
+    call.deliver = (code) => resolve({ id: "", type: "otp", code });
+    options.signal.addEventListener("abort", () => {
+      call.aborted = true;
+      reject(options.signal.reason);
+    });
+  });
+};
+"""
+WEBOTP_STAND_IN = "window.OTPCredential ??= class OTPCredential {};\n" + RECORD_OTP_CALLS
+
+
+@pytest.fixture
+def webotp_page(browser: Browser, served: tuple[str, FlaskClient]) -> Iterator[Page]:
+    with demo_page(browser, served[0], WEBOTP_STAND_IN) as opened:
+        yield opened
+
+
+def otp_calls(page: Page, count: int) -> list[dict[str, Any]]:
+    """The page's WebOTP calls, once there are `count` of them."""
+    page.wait_for_function("count => window.otpCalls.length === count", arg=count)
+    calls: list[dict[str, Any]] = page.evaluate(
+        "() => window.otpCalls.map(({ transport, signal, aborted }) => "
+        "({ transport, signal, aborted }))"
+    )
+    return calls
 
 
 def _script_errors(message: ConsoleMessage) -> list[str]:
@@ -150,3 +202,53 @@ def test_enrol_an_authenticator_app_and_sign_in_with_its_code(page: Page) -> Non
     token = json.loads(page.locator("#token").inner_text())
     assert token["payload"]["sub"] == "demo-ada"
     assert token["payload"]["factor"] == "totp"
+
+
+def send_to(page: Page, phone: str = "+12015550123") -> str:
+    """Send a code to `phone` from the page; the number."""
+    page.fill("#phone", phone)
+    send_code(page)
+    return phone
+
+
+def test_an_sms_code_fills_the_field_through_webotp(
+    webotp_page: Page, served: tuple[str, FlaskClient]
+) -> None:
+    page = webotp_page
+    phone = send_to(page)
+
+    assert otp_calls(page, 1) == [{"transport": ["sms"], "signal": True, "aborted": False}]
+    code = outbox_code(served[1], phone)
+    page.evaluate("code => window.otpCalls[0].deliver(code)", code)
+    expect(page.locator("#code")).to_have_value(code)
+
+    page.click("#verify")
+    expect(page.locator("#result")).to_have_text("verified")
+
+
+def test_a_resend_or_a_typed_code_stops_waiting_for_the_sms(
+    webotp_page: Page, served: tuple[str, FlaskClient]
+) -> None:
+    page = webotp_page
+    phone = send_to(page)
+    otp_calls(page, 1)
+
+    expect(page.locator("#send")).to_be_enabled()
+    page.click("#send")
+    first, second = otp_calls(page, 2)
+    assert (first["aborted"], second["aborted"]) == (True, False)
+
+    page.fill("#code", outbox_code(served[1], phone))
+    page.click("#verify")
+    expect(page.locator("#result")).to_have_text("verified")
+    assert [call["aborted"] for call in otp_calls(page, 2)] == [True, True]
+
+
+def test_a_browser_without_webotp_is_not_asked(
+    browser: Browser, served: tuple[str, FlaskClient]
+) -> None:
+    without = "delete window.OTPCredential;\n" + RECORD_OTP_CALLS
+    with demo_page(browser, served[0], without) as page:
+        assert page.evaluate("() => 'OTPCredential' in window") is False
+        send_to(page)
+        assert page.evaluate("() => window.otpCalls.length") == 0

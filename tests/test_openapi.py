@@ -133,6 +133,8 @@ def test_request_bodies_are_the_endpoints_own_schemas(document: dict[str, Any]) 
         ({"phone": PHONE, "extra": 1}, False),
         ({"phone": PHONE, "channel": "fax"}, False),
         ({"phone": PHONE, "purpose": "Sign up"}, False),
+        ({"phone": PHONE, "app_hash": "FA+9qCX9VSu"}, True),
+        ({"phone": PHONE, "app_hash": "FA+9qCX9VS"}, False),
     ],
 )
 def test_the_documented_request_body_agrees_with_the_endpoint(

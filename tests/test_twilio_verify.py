@@ -247,13 +247,46 @@ def test_an_email_verification(verify: ServiceContext, outbox: FlaskClient) -> N
     assert checked.status == "approved"
 
 
+def test_a_friendly_name_and_an_app_hash_shape_the_sms(
+    verify: ServiceContext, outbox: FlaskClient
+) -> None:
+    texting = {"custom_friendly_name": "Acme Bank", "app_hash": "FA+9qCX9VSu"}
+
+    first = verify.verifications.create(to=MOBILE, channel="sms", **texting)
+    again = verify.verifications.create(to=MOBILE, channel="sms", **texting)
+
+    assert again.sid == first.sid
+    code = outbox_code(outbox, MOBILE)
+    expected = f"{code} is your Acme Bank login code. It expires in 5 minutes.\nFA+9qCX9VSu"
+    messages = outbox.get("/dev/outbox", query_string={"to": MOBILE}).get_json()["messages"]
+    assert [message["text"] for message in messages] == [expected, expected]
+    checked = verify.verification_checks.create(to=MOBILE, code=code)
+    assert checked.status == "approved"
+
+
+def test_a_friendly_name_names_the_app_on_every_channel(
+    verify: ServiceContext, outbox: FlaskClient
+) -> None:
+    verify.verifications.create(
+        to=LANDLINE, channel="call", custom_friendly_name="Acme", app_hash="FA+9qCX9VSu"
+    )
+
+    [message] = outbox.get("/dev/outbox", query_string={"to": LANDLINE}).get_json()["messages"]
+    assert message["channel"] == "voice"
+    assert message["text"].endswith(" is your Acme login code. It expires in 5 minutes.")
+
+
 @pytest.mark.parametrize(
     "extra",
     [
         {"custom_code": "1234"},
         {"rate_limits": {"ip": "198.51.100.7"}},
         {"amount": "10.00", "payee": "Acme"},
-        {"custom_friendly_name": "Acme"},
+        {"custom_friendly_name": "A" * 31},
+        {"custom_friendly_name": " Acme"},
+        {"custom_friendly_name": "x @evil.example #"},
+        {"custom_friendly_name": "Acme\nBank"},
+        {"app_hash": "FA+9qCX9VS"},
         {"channel": "sna"},
         {"to": "+86138001"},
         {"locale": "not a locale"},

@@ -286,7 +286,8 @@ REQUEST_DESCRIPTION = (
     "`phone` in E.164, or national with the ISO `country`; `channel` is `sms` (default), "
     "`voice`, `whatsapp` or `email` (which needs `email` instead of `phone`); `purpose` "
     "(default `login`) separates verifications of one destination; `locale` picks the message "
-    "template. Unknown fields are refused."
+    "template; `app_hash` (Android's SMS Retriever hash of the asking app) goes on its own "
+    "line after the SMS text, on every send of the verification. Unknown fields are refused."
 )
 
 VERIFY_DESCRIPTION = (
@@ -298,6 +299,7 @@ REQUEST_EXAMPLES = {
     "sms": {"phone": "+8613800138000"},
     "national": {"phone": "13800138000", "country": "CN", "purpose": "signup", "locale": "zh-CN"},
     "voice": {"phone": "+442079460018", "channel": "voice"},
+    "android": {"phone": "+4915123456789", "app_hash": "FA+9qCX9VSu"},
     "email": {"channel": "email", "email": "ada@example.com", "purpose": "reset_password"},
 }
 

@@ -41,6 +41,7 @@ def _code_request(data: dict[str, str]) -> CodeRequest:
         channel=data.get("channel", "sms"),
         purpose=data.get("purpose", "login"),
         locale=data.get("locale", "en"),
+        app_hash=data.get("app_hash"),
     )
 
 

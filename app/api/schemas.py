@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from app.delivery.autofill import APP_HASH_PATTERN
 
 CHANNELS = ("sms", "voice", "whatsapp", "email", "wechat")
 
@@ -21,6 +24,32 @@ class Whole(validate.Regexp):
         return value
 
 
+class Shown(validate.Validator):
+    """Text a message shows as it is: 1 to `most` characters, no surrounding spaces, none of
+    `refused`, and no control, format or line-separating character (one could add a line to
+    the message, or reorder what the reader sees)."""
+
+    UNSHOWN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+    def __init__(self, most: int, refused: str = "") -> None:
+        self.most = most
+        self.refused = frozenset(refused)
+        self.problem = f"1 to {most} visible characters, without surrounding spaces" + (
+            f" or any of {refused}." if refused else "."
+        )
+
+    def __call__(self, value: Any) -> Any:
+        if (
+            not isinstance(value, str)
+            or not 0 < len(value) <= self.most
+            or value != value.strip()
+            or not self.refused.isdisjoint(value)
+            or any(unicodedata.category(ch) in self.UNSHOWN for ch in value)
+        ):
+            raise ValidationError(self.problem)
+        return value
+
+
 PURPOSE = Whole(r"^[a-z][a-z0-9_]{0,31}$", error="Lower-case letters, digits and _, 1 to 32.")
 LOCALE = Whole(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", error="A language tag like pt-BR.")
 COUNTRY = Whole(r"^[A-Za-z]{2}$", error="An ISO 3166 country code like CN.")
@@ -29,6 +58,10 @@ VERIFICATION_ID = Whole(r"^[A-Za-z0-9_-]{1,64}$", error="A verification id.")
 # Formatting is phonenumbers' to judge; control characters never belong in a number.
 PHONE = Whole(r"^[^\x00-\x1f\x7f]{3,32}$", error="3 to 32 characters, no control characters.")
 OPENID = Whole(r"^[A-Za-z0-9_-]{6,64}$", error="An openid of the WeChat Official Account.")
+# The name {app} stands for in one verification's texts (Twilio's CustomFriendlyName); no @
+# or #, with which a name could forge a WebOTP line (`@domain #code`) for another site.
+FRIENDLY_NAME = Shown(30, refused="@#")
+APP_HASH = Whole(APP_HASH_PATTERN, error="The 11-character app hash of Android's SMS Retriever.")
 
 
 class _Strict(Schema):
@@ -44,6 +77,10 @@ class CodeRequestSchema(_Strict):
     channel = fields.String(load_default="sms", validate=validate.OneOf(CHANNELS))
     purpose = fields.String(load_default="login", validate=PURPOSE)
     locale = fields.String(load_default="en", validate=LOCALE)
+    app_hash = fields.String(
+        validate=APP_HASH,
+        metadata={"description": "Android's SMS Retriever hash: ends the SMS text's lines."},
+    )
 
     @validates_schema
     def _destination(self, data: dict[str, object], **_: object) -> None:

@@ -10,6 +10,7 @@ not keep: when each send was asked for and when the status last changed.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from app import keys
@@ -32,10 +33,23 @@ class TwilioVerify:
         self.services = services  # service SID -> purpose
         self.sids = Sids(service.codes)
 
-    def create(self, service_sid: str, to: str, channel: str, locale: str) -> shapes.Shown:
-        """Send a code: a new verification, or the pending one's code again (same SID)."""
+    def create(
+        self,
+        service_sid: str,
+        to: str,
+        channel: str,
+        locale: str,
+        app_hash: str | None = None,
+        friendly_name: str | None = None,
+    ) -> shapes.Shown:
+        """Send a code: a new verification, or the pending one's code again (same SID).
+        `friendly_name` stands for {app} in its texts; `app_hash` ends its SMS texts."""
         purpose = self._purpose(service_sid)
-        req = _code_request(to, channel, purpose, locale)
+        req = replace(
+            _code_request(to, channel, purpose, locale),
+            app_hash=app_hash,
+            friendly_name=friendly_name,
+        )
         target = self.service.target(req)
         slot = self.service.codes.ref_for(target.to, purpose)
         pending = self.service.store.load(slot, any_rand=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from app.delivery.autofill import APP_HASH_PATTERN
+
 from . import twilio_shapes as shapes
 
 SECURITY_SCHEME = {
@@ -137,7 +139,8 @@ _ERRORS: dict[str, tuple[int, int, str]] = {
     "unsupported_parameter": (
         60200,
         400,
-        "Parameter CustomCode is not supported here; this takes To, Channel, Locale.",
+        "Parameter CustomCode is not supported here; this takes To, Channel, Locale, "
+        "CustomFriendlyName, AppHash.",
     ),
     "no_target": (60221, 400, "Either a 'To' number or 'VerificationSid' must be specified."),
     "no_route": (60223, 400, "No provider can deliver sms to BR now."),
@@ -220,6 +223,19 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "To": {"type": "string", "description": "E.164 phone number, or e-mail."},
                 "Channel": {"enum": list(shapes.FROM_TWILIO_CHANNEL)},
                 "Locale": {"type": "string", "description": "The message's language (en)."},
+                "CustomFriendlyName": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 30,
+                    "description": "The name `{app}` stands for in this verification's texts, "
+                    "in place of OTP_ISSUER: no @ or #, no surrounding spaces.",
+                },
+                "AppHash": {
+                    "type": "string",
+                    "pattern": APP_HASH_PATTERN,
+                    "description": "Android's SMS Retriever hash, on its own line after the "
+                    "SMS text (SMS only).",
+                },
             },
             ["To", "Channel"],
             {"To": "+8613800138000", "Channel": "sms"},

@@ -17,16 +17,21 @@ from app.errors import as_api_error
 
 from . import auth
 from . import twilio_shapes as shapes
-from .schemas import LOCALE
+from .schemas import APP_HASH, FRIENDLY_NAME, LOCALE
 from .twilio_flow import TwilioVerify
 
 bp = Blueprint("twilio_verify", __name__, url_prefix="/v2")
 
 FORM = "application/x-www-form-urlencoded"
-CREATE_PARAMETERS = ("To", "Channel", "Locale")
+CREATE_PARAMETERS = ("To", "Channel", "Locale", "CustomFriendlyName", "AppHash")
 CHECK_PARAMETERS = ("Code", "To", "VerificationSid")
 UPDATE_STATUSES = ("canceled", "approved")
 _EMAIL = validate.And(validate.Email(), validate.Length(max=254))
+# Twilio's parameters for what a verification's texts carry: their checks, the service's names.
+_TEXTING = {
+    "CustomFriendlyName": (FRIENDLY_NAME, "friendly_name"),
+    "AppHash": (APP_HASH, "app_hash"),
+}
 
 
 @bp.record_once
@@ -101,8 +106,18 @@ def create_verification(service_sid: str) -> Response:
     _check(LOCALE, locale, "Locale")
     if channel == "email":
         _check(_EMAIL, data["To"], "To")
-    shown = _flow().create(service_sid, data["To"], channel, locale)
+    shown = _flow().create(service_sid, data["To"], channel, locale, **_texting(data))
     return _answer(shapes.verification(shown, _url(service_sid, shown.sid)), 201)
+
+
+def _texting(data: dict[str, str]) -> dict[str, str]:
+    """CustomFriendlyName and AppHash where given, checked, under the service's names."""
+    texting = {}
+    for parameter, (validator, name) in _TEXTING.items():
+        if parameter in data:
+            _check(validator, data[parameter], parameter)
+            texting[name] = data[parameter]
+    return texting
 
 
 def _check(validator: validate.Validator, value: str, name: str) -> None:

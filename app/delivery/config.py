@@ -53,6 +53,7 @@ class RoutingConfig:
     fallbacks: dict[str, str] = field(default_factory=dict)
     channels: frozenset[str] = CHANNELS
     templates: dict[str, dict[str, str]] = field(default_factory=dict)
+    webotp: dict[str, str | None] = field(default_factory=dict)  # purpose -> domain or None
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     # The master switch: off, every country goes through its own numbers (rule 5).
     scheduling_enabled: bool = True

@@ -25,7 +25,7 @@ from .providers.base import (
 )
 from .receipts import Receipts
 from .routing import Plan, Step
-from .templates import Templates
+from .templates import Templates, Texts
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +75,15 @@ class Dispatcher:
     def run(self, plan: Plan, message: Message, batch: Batch) -> Outcome:
         """Try the plan's steps in order until one provider accepts the message (its channel,
         text and sender are the step's); health and the receipts index go on `batch`."""
-        text = self.templates.render(
-            message.purpose, message.locale, message.code, message.ttl_minutes
-        )
-        message = replace(message, text=text, app=self.templates.app_name)
+        message, texts = self._texts(message, plan)
         outcome = Outcome()
         deadline = time.monotonic() + self.budget
         for step in plan.steps:
             if time.monotonic() > deadline:
                 outcome.failure = "budget"
                 break
-            step_message = replace(message, channel=step.channel, sender=step.sender)
+            text = texts.for_channel(step.channel)
+            step_message = replace(message, channel=step.channel, sender=step.sender, text=text)
             attempt = self._attempt(step, step_message)
             outcome.attempts.append(attempt)
             if attempt.outcome == "sent":
@@ -99,6 +97,21 @@ class Dispatcher:
             outcome.failure = "" if outcome.delivered else "exhausted"
         self._record(batch, message, outcome)
         return outcome
+
+    def _texts(self, message: Message, plan: Plan) -> tuple[Message, Texts]:
+        """The message with its application's name, and its texts. An app hash in an SMS too
+        long for the SMS Retriever is sent all the same (the code still arrives), and logged."""
+        message = replace(message, app=message.app or self.templates.app_name)
+        texts = self.templates.render(message)
+        by_sms = any(step.channel == "sms" for step in plan.steps)
+        if message.app_hash and by_sms and not texts.fits_retriever():
+            log.warning(
+                "SMS text %s.%s over 140 bytes with the app hash: the SMS Retriever skips it",
+                message.purpose,
+                texts.tag,
+                extra={"verification_id": message.verification_id},
+            )
+        return message, texts
 
     def _attempt(self, step: Step, message: Message) -> Attempt:
         attempt = Attempt(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 # GSM 03.38 default alphabet (ESC left out: it only introduces the extension table).
@@ -24,12 +25,25 @@ _DOLLAR_BRACED = re.compile(r"\$\{([^{}]*)\}")
 
 def segments(text: str) -> tuple[str, int]:
     """The encoding ("GSM-7" or "UCS-2") and the number of SMS segments `text` needs."""
+    encoding, weights = _weighed(text)
+    if encoding == "GSM-7":
+        return encoding, _parts(weights, GSM7_SINGLE, GSM7_PART)
+    return encoding, _parts(weights, UCS2_SINGLE, UCS2_PART)
+
+
+def octets(text: str) -> int:
+    """The bytes `text` takes as SMS user data: 7 bits a septet in GSM-7, 2 bytes a UTF-16
+    code unit in UCS-2 (so 140 bytes are 160 GSM-7 or 70 UCS-2 characters)."""
+    encoding, weights = _weighed(text)
+    return math.ceil(sum(weights) * 7 / 8) if encoding == "GSM-7" else 2 * sum(weights)
+
+
+def _weighed(text: str) -> tuple[str, list[int]]:
+    """The encoding of `text` and what each of its characters costs in it."""
     if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
-        septets = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
-        return "GSM-7", _parts(septets, GSM7_SINGLE, GSM7_PART)
+        return "GSM-7", [2 if ch in GSM7_EXTENSION else 1 for ch in text]
     # UTF-16 code units: a character outside the BMP (emoji) is a surrogate pair.
-    units = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
-    return "UCS-2", _parts(units, UCS2_SINGLE, UCS2_PART)
+    return "UCS-2", [2 if ord(ch) > 0xFFFF else 1 for ch in text]
 
 
 def _parts(weights: list[int], single: int, part: int) -> int:

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
-from .sms_text import segments
+from . import autofill
+from .autofill import Domains
+from .providers.base import Message
+from .sms_text import octets, segments
 from .translations import BUILT_IN
 
 FIELDS = frozenset({"code", "minutes", "app"})
@@ -68,13 +72,35 @@ def _chinese_script(subtags: list[str]) -> str:
     return "Hant" if traditional else "Hans"
 
 
+@dataclass(frozen=True)
+class Texts:
+    """The texts of one send: SMS with its autofill lines, every other channel without."""
+
+    tag: str  # the locale of the text (Templates.locale_for)
+    plain: str
+    sms: str
+
+    def for_channel(self, channel: str) -> str:
+        return self.sms if channel == "sms" else self.plain
+
+    def fits_retriever(self) -> bool:
+        """Whether the SMS is short enough for Android's SMS Retriever to read."""
+        return octets(self.sms) <= autofill.RETRIEVER_BYTES
+
+
 class Templates:
-    def __init__(self, app_name: str, overrides: Mapping[str, Mapping[str, str]]) -> None:
+    def __init__(
+        self,
+        app_name: str,
+        overrides: Mapping[str, Mapping[str, str]],
+        domains: Domains | None = None,
+    ) -> None:
         self.app_name = app_name
         self.tenant = {
             purpose: {canonical(tag): text for tag, text in locales.items()}
             for purpose, locales in overrides.items()
         }
+        self.domains = domains or Domains()
 
     def pick(self, purpose: str, locale: str) -> tuple[str, str]:
         """The tag and the text of the best text for `purpose` in `locale` (module docstring)."""
@@ -97,24 +123,30 @@ class Templates:
         """The tag of the text a message for `purpose` in `locale` is written in."""
         return self.pick(purpose, locale)[0]
 
-    def render(self, purpose: str, locale: str, code: str, minutes: int) -> str:
-        """The message text with its placeholders filled in."""
-        text = self.pick(purpose, locale)[1]
-        return text.format(code=code, minutes=minutes, app=self.app_name)
+    def render(self, message: Message) -> Texts:
+        """The message's texts with the placeholders filled in ({app} is `message.app`)."""
+        tag, text = self.pick(message.purpose, message.locale)
+        plain = text.format(code=message.code, minutes=message.ttl_minutes, app=message.app)
+        domain = self.domains.of(message.purpose)
+        return Texts(tag, plain, plain + autofill.lines(message.code, message.app_hash, domain))
 
     def too_long(self, code_length: int, limit: int = 2) -> list[str]:
-        """Texts that take more than `limit` SMS segments, each described for a warning."""
+        """Texts that take more than `limit` SMS segments, each described for a warning: each
+        measured with the autofill lines an SMS of its purpose may carry (an app hash, the
+        WebOTP line)."""
+        code, app_hash = "8" * code_length, "A" * autofill.APP_HASH_LENGTH
         long = []
-        for label, text in self._labelled():
-            sample = text.format(code="8" * code_length, minutes=10, app=self.app_name)
-            encoding, count = segments(sample)
+        for label, purpose, text in self._labelled():
+            domain = self.domains.longest() if purpose == GENERIC else self.domains.of(purpose)
+            sample = text.format(code=code, minutes=10, app=self.app_name)
+            encoding, count = segments(sample + autofill.lines(code, app_hash, domain))
             if count > limit:
                 long.append(f"{label}: {count} {encoding} segments")
         return long
 
-    def _labelled(self) -> Iterator[tuple[str, str]]:
-        """Every text, tenant's and built-in, named by where it comes from."""
+    def _labelled(self) -> Iterator[tuple[str, str, str]]:
+        """Every text, tenant's and built-in, named by where it comes from, with its purpose."""
         for origin, texts in (("templates", self.tenant), ("built-in", BUILT_IN)):
             for purpose, locales in texts.items():
                 for tag, text in locales.items():
-                    yield f"{origin}.{purpose}.{tag}", text
+                    yield f"{origin}.{purpose}.{tag}", purpose, text

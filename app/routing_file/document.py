@@ -16,11 +16,13 @@ from .fields import (
     Channel,
     Country,
     CountryOrDefault,
+    Domain,
     Items,
     KeyedMap,
     NameSet,
     Part,
     Place,
+    Purpose,
     Text,
     channel_set,
 )
@@ -79,6 +81,12 @@ class RoutingFileSchema(Section):
     templates = KeyedMap(
         keys=Text(), values=KeyedMap(keys=Text(), values=TemplateText()), load_default=dict
     )
+    webotp = KeyedMap(
+        keys=Purpose(),
+        values=Domain(allow_none=True),
+        load_default=dict,
+        metadata={"description": "purpose -> the domain of its `@domain #code` line, or null"},
+    )
     breaker = Part(BreakerSchema, load_default=lambda: BreakerSchema().load({}))
     webhooks = Endpoints(load_default=list)
 
@@ -105,6 +113,7 @@ class RoutingFileSchema(Section):
             fallbacks=data["channel_fallbacks"],
             channels=frozenset(data["channels"]),
             templates=data["templates"],
+            webotp=data["webotp"],
             breaker=data["breaker"],
             scheduling_enabled=data["scheduling"]["enabled"],
         )

@@ -14,6 +14,7 @@ import phonenumbers
 from marshmallow import ValidationError, fields
 from marshmallow.validate import OneOf, Range
 
+from app.delivery import autofill
 from app.delivery.providers.base import CHANNELS
 
 from . import scope
@@ -226,6 +227,30 @@ class ProviderName(Text):
         if name not in scope.current().providers:
             raise ValidationError(f"unknown provider {value!r}")
         return name
+
+
+class Purpose(Text):
+    """A purpose, as requests name it."""
+
+    json: ClassVar[dict[str, Any]] = {"pattern": "^[a-z][a-z0-9_]{0,31}$"}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        name = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(self.json["pattern"], name):
+            raise ValidationError("a purpose is a-z, 0-9 and _, starting with a letter, 1 to 32")
+        return name
+
+
+class Domain(Text):
+    """A host name, such as the WebOTP line names (app/delivery/autofill.py)."""
+
+    json: ClassVar[dict[str, Any]] = {"pattern": "^[A-Za-z0-9.-]{1,253}$"}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        try:
+            return autofill.check_domain(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 def resolve(value: Any, secret: bool) -> Any:

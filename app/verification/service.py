@@ -35,6 +35,8 @@ class CodeRequest:
     purpose: str
     locale: str
     wechat_openid: str | None = None
+    app_hash: str | None = None  # Android's SMS Retriever hash, for SMS texts
+    friendly_name: str | None = None  # {app} in this verification's texts, for OTP_ISSUER
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class VerificationService:
             "pu": req.purpose,
             "cc": target.country,
             "lo": req.locale,
+            **_texting(req),
         }
         if target.kind:
             fields["k"] = phone.KIND_CODES[target.kind]
@@ -143,7 +146,7 @@ class VerificationService:
         metrics.VERIFICATIONS.labels(sent.outcome).inc()
         root = handle.with_rand(sent.root)
         code = self.codes.code(root.id, fields["to"])
-        req = CodeRequest(None, None, None, fields["c"], fields["pu"], fields["lo"])
+        req = _stored_request(fields)
         route = self._send(Send(handle, root, code, sent.sends, sent.attempts), target, req, plan)
         locale = self.dispatcher.templates.locale_for(req.purpose, req.locale)
         ttl = int(fields["ttl"])
@@ -183,7 +186,9 @@ class VerificationService:
             minutes,
             "",
             root.id,
+            app=req.friendly_name or "",
             country=target.country,
+            app_hash=req.app_hash or "",
         )
 
     def deliver_queued(self, verification_id: str, send: int) -> str:
@@ -199,8 +204,7 @@ class VerificationService:
             target = status.destination(fields)
             plan = self._plan(target.country, fields["c"], ref.seed, target.kind).avoiding(last)
             code = self.codes.code(verification_id, target.to)
-            req = CodeRequest(None, None, None, fields["c"], fields["pu"], fields["lo"])
-            message = self._message(ref, target, req, code)
+            message = self._message(ref, target, _stored_request(fields), code)
             self._deliver(plan, message, target.masked, ref, ref)
         except ApiError as exc:
             if exc.code == "no_route":  # the route went away while the job waited
@@ -355,6 +359,27 @@ class VerificationService:
         metrics.VERIFICATIONS.labels("cancelled").inc()
         self.webhooks.cancel_expiry(ref.with_rand(root).id)
         return {"id": verification_id, "status": "cancelled"}
+
+
+def _texting(req: CodeRequest) -> dict[str, str]:
+    """The hash fields of what the request asks its texts to carry, only those it gives (short
+    names keep pending verifications small)."""
+    fields = {"ah": req.app_hash, "fn": req.friendly_name}
+    return {name: value for name, value in fields.items() if value}
+
+
+def _stored_request(fields: dict[str, str]) -> CodeRequest:
+    """The request a stored verification was made with, as far as its sends need it."""
+    return CodeRequest(
+        None,
+        None,
+        None,
+        fields["c"],
+        fields["pu"],
+        fields["lo"],
+        app_hash=fields.get("ah"),
+        friendly_name=fields.get("fn"),
+    )
 
 
 def _refuse(sent: Sent) -> None:

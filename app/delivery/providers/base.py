@@ -76,8 +76,9 @@ class Message:
     text: str
     verification_id: str
     sender: str | None = None  # own-numbers route: the tenant's sender for this country
-    app: str = ""  # the application's name, {app} in texts (OTP_ISSUER)
+    app: str = ""  # the application's name, {app} in texts (OTP_ISSUER, or the caller's)
     country: str = ""  # ISO country of the number, "" for an address without one
+    app_hash: str = ""  # Android's SMS Retriever hash of the app asking, for SMS texts
 
 
 @dataclass(frozen=True)
