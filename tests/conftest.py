@@ -1,4 +1,8 @@
-"""Fixtures: a real Redis (OTP_TEST_REDIS_URL, or an embedded one), flushed around each test."""
+"""Fixtures: a real Redis (OTP_TEST_REDIS_URL, or an embedded one), flushed around each test.
+
+OTP_TEST_REDIS_URL may name a Redis Cluster (redis+cluster://) or a Sentinel
+(redis+sentinel://); scripts/redis-topology starts both.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import redis
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from redis.cluster import RedisCluster
 
 from app import create_app, storage
 
@@ -53,7 +58,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the Redis under test, emptied before and after the test. On a Cluster,
+    FLUSHDB goes to every primary, and so does KEYS here (redis-py asks one node by default,
+    which would make every "nothing stored" check pass unseen)."""
     client = storage.connect(redis_url)
+    if isinstance(client, RedisCluster):
+        client.command_flags["KEYS"] = RedisCluster.PRIMARIES
     client.flushdb()
     yield client
     client.flushdb()

@@ -13,13 +13,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from flask import Flask
 from pytest_httpserver import HTTPServer
 from rq import Queue
 from werkzeug import Request, Response
 
-from .conftest import TRUSTED, free_port
+from app import create_app, storage
+from app.settings import SettingsError
+
+from .conftest import BASE_CONFIG, TRUSTED, free_port
 from .test_observability import sample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +36,36 @@ own_numbers:
 """
 
 
+@pytest.fixture(scope="session")
+def queue_redis_url(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Where RQ keeps the queue: the Redis under test, or beside a Cluster (which RQ does not
+    support) an embedded server named by OTP_QUEUE_REDIS_URL."""
+    if not storage.is_cluster(redis_url):
+        yield redis_url
+        return
+    data_dir = tmp_path_factory.mktemp("queue-redis")
+    yield storage.embedded_url(data_dir)
+    storage.stop_embedded(data_dir)
+
+
 @pytest.fixture
-def env(httpserver: HTTPServer, tmp_path: Path, redis_url: str) -> dict[str, str]:
+def queue_client(queue_redis_url: str) -> Iterator[redis.Redis]:
+    """The queue's Redis, flushed around each test."""
+    client = storage.connect(queue_redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def env(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    redis_url: str,
+    queue_redis_url: str,
+    queue_client: redis.Redis,
+) -> dict[str, str]:
     routing = tmp_path / "routing.yaml"
     routing.write_text(ROUTING % httpserver.url_for("/send"))
     return {
@@ -43,6 +75,7 @@ def env(httpserver: HTTPServer, tmp_path: Path, redis_url: str) -> dict[str, str
         "OTP_DATA_DIR": str(tmp_path),
         "OTP_ROUTING_FILE": str(routing),
         "REDIS_URL": redis_url,
+        "OTP_QUEUE_REDIS_URL": queue_redis_url,
         "GW_SECRET": "gateway-secret-0123456789",
     }
 
@@ -52,7 +85,8 @@ def queued(
     make_app: Callable[..., Flask], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Flask:
     monkeypatch.setenv("GW_SECRET", env["GW_SECRET"])
-    return make_app(**{k: env[k] for k in ("OTP_DELIVERY", "OTP_ROUTING_FILE")})
+    names = ("OTP_DELIVERY", "OTP_ROUTING_FILE", "OTP_QUEUE_REDIS_URL")
+    return make_app(**{k: env[k] for k in names})
 
 
 class Workers:
@@ -83,6 +117,21 @@ def workers(env: dict[str, str]) -> Iterator[Workers]:
     started = Workers(env)
     yield started
     started.stop()
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [
+        {"REDIS_URL": "redis+cluster://127.0.0.1:1"},
+        {
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "OTP_QUEUE_REDIS_URL": "redis+cluster://127.0.0.1:1",
+        },
+    ],
+)
+def test_queue_mode_refuses_a_cluster_for_the_queue(urls: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="RQ does not support Redis Cluster; set OTP_QUEUE_R"):
+        create_app({**BASE_CONFIG, "OTP_DATA_DIR": str(tmp_path), "OTP_DELIVERY": "queue", **urls})
 
 
 def sent_codes(httpserver: HTTPServer) -> list[str]:
@@ -116,13 +165,13 @@ def test_a_job_for_a_cancelled_verification_sends_nothing(
     assert httpserver.log == []
 
 
-def test_the_job_carries_no_code(queued: Flask, redis_client: object) -> None:
+def test_the_job_carries_no_code(queued: Flask, queue_client: redis.Redis) -> None:
     client = queued.test_client()
     started = client.post("/otp/request", json={"phone": PHONE}).get_json()
-    (job,) = Queue("otp-delivery", connection=redis_client).jobs  # type: ignore[arg-type]
+    (job,) = Queue("otp-delivery", connection=queue_client).jobs
     assert job.args == (started["id"], 1)
     derived = queued.extensions["otp"].service.codes.code(started["id"], PHONE)
-    assert derived.encode() not in redis_client.hget(job.key, "data")  # type: ignore[attr-defined]
+    assert derived.encode() not in queue_client.hget(job.key, "data")  # type: ignore[operator]
 
 
 def _horses(parents: list[subprocess.Popen[bytes]]) -> list[int]:
@@ -170,7 +219,7 @@ def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
     slow_gateway.release.set()
 
     deadline = time.monotonic() + 30
-    queue = Queue("otp-delivery", connection=queued.extensions["otp"].redis)
+    queue = queued.extensions["otp"].service.queue
     job = queue.fetch_job(f"otp-{started['id']}-1")
     while job is not None and job.get_status() != "finished" and time.monotonic() < deadline:
         time.sleep(0.2)
