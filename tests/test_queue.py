@@ -134,6 +134,12 @@ def test_queue_mode_refuses_a_cluster_for_the_queue(urls: dict[str, str], tmp_pa
         create_app({**BASE_CONFIG, "OTP_DATA_DIR": str(tmp_path), "OTP_DELIVERY": "queue", **urls})
 
 
+def test_the_worker_refuses_to_run_without_queue_mode(make_app: Callable[..., Flask]) -> None:
+    result = make_app().test_cli_runner().invoke(args=["otp", "worker", "--burst"])
+    assert result.exit_code == 2
+    assert "set OTP_DELIVERY=queue" in result.output
+
+
 def sent_codes(httpserver: HTTPServer) -> list[str]:
     return [json.loads(request.data)["code"] for request, _ in httpserver.log]
 
