@@ -159,8 +159,8 @@ def summary(calls: list[Call], killed: float, twice: list[str]) -> dict[str, Any
     """What the clients saw, and the problems that fail the run."""
     failed = [c for c in calls if not c.ok and c.status != 404]
     unavailable = [c for c in calls if c.status == 503]
-    window = [c.started - killed for c in failed] or [0.0]
-    back = max(c.started + c.seconds for c in failed) - killed if failed else 0.0
+    window = [c.started + c.seconds - killed for c in failed] or [0.0]  # when answered
+    back = max(window)
     problems = {
         "answers neither expected nor 503": [
             f"{c.kind} {c.status or c.error}" for c in calls if c.status not in ALLOWED[c.kind]
@@ -180,7 +180,6 @@ def summary(calls: list[Call], killed: float, twice: list[str]) -> dict[str, Any
         },
         "503": len(unavailable),
         "failures_from_s": round(min(window), 2),
-        "failures_until_s": round(max(window), 2),
         "back_after_s": round(back, 2),
         "slowest_s": round(max((c.seconds for c in calls), default=0.0), 2),
         "problems": {name: found[:10] for name, found in problems.items() if found},
