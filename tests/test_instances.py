@@ -14,22 +14,12 @@ from pytest_httpserver import HTTPServer
 from app.verification.codes import Codes
 from app.verification.tokens import generate_pem
 
+from .test_delivery import ROUTING, TWILIO_TOKEN
+from .test_delivery import SECRET as GATEWAY_SECRET
 from .test_gunicorn import _servers_in
 
 SECRET = "instances-secret-0123456789abcdef"
 PHONE = "+4915123456789"
-ROUTING = """
-providers:
-  flaky: {type: http, channels: [sms], settings: {url: "%s/flaky", secret: "${GW_SECRET}"}}
-  steady: {type: http, channels: [sms], settings: {url: "%s/steady", secret: "${GW_SECRET}"}}
-scheduling:
-  countries:
-    DE:
-      resources: [{provider: flaky, priority: 1}, {provider: steady, priority: 2}]
-own_numbers:
-  default: [{provider: steady}]
-breaker: {failures: 3, cooldown: 60}
-"""
 
 
 @pytest.fixture
@@ -92,23 +82,23 @@ def test_a_circuit_opened_through_one_instance_is_seen_by_the_other(
     httpserver: HTTPServer,
     tmp_path: Path,
 ) -> None:
-    base = httpserver.url_for("").rstrip("/")
     routing = tmp_path / "routing.yaml"
-    routing.write_text(ROUTING % (base, base))
-    httpserver.expect_request("/flaky").respond_with_data("down", status=503)
-    httpserver.expect_request("/steady").respond_with_json({"message_id": "gw-1"})
-    first, second = instances(OTP_ROUTING_FILE=str(routing), GW_SECRET="gateway-secret-0123456789")
-    for n in range(3):  # three transient failures open flaky's circuit (breaker.failures)
+    routing.write_text(ROUTING % {"base": httpserver.url_for("").rstrip("/")})
+    httpserver.expect_request("/first").respond_with_data("down", status=503)
+    httpserver.expect_request("/second").respond_with_json({"message_id": "gw-1"})
+    secrets = {"GW_SECRET": GATEWAY_SECRET, "TWILIO_TOKEN": TWILIO_TOKEN}
+    first, second = instances(OTP_ROUTING_FILE=str(routing), **secrets)
+    for n in range(5):  # five transient failures open the circuit of the provider "first"
         response = requests.post(
             first + "/otp/request", json={"phone": f"+4915123000{n:03d}"}, timeout=10
         )
-        assert response.json()["route"]["provider"] == "steady"
+        assert response.json()["route"]["provider"] == "second"
     response = requests.post(second + "/otp/request", json={"phone": PHONE}, timeout=10)
     assert response.json()["route"] == {
-        "provider": "steady",
+        "provider": "second",
         "own_numbers": False,
         "channel": "sms",
-        "attempts": 1,  # flaky was left out of the plan: its circuit is open
+        "attempts": 1,  # "first" was left out of the plan: its circuit is open
     }
     paths = Counter(request.path for request, _ in httpserver.log)
-    assert paths == {"/flaky": 3, "/steady": 4}
+    assert paths == {"/first": 5, "/second": 6}

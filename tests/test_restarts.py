@@ -162,25 +162,29 @@ def check(calls: list[Call], access_log: Path, signalled: float) -> Counter[str]
     return outcomes
 
 
-def test_sigterm_lets_every_request_in_flight_finish(served: tuple[str, int, Path]) -> None:
-    base, master, access_log = served
+def signal_under_traffic(
+    served: tuple[str, int, Path], signum: int, after: float
+) -> tuple[list[Call], float]:
+    """Steady traffic, `signum` to the master 1.5 s into it, `after` more seconds of it; the
+    calls made, and when the signal went."""
+    base, master, _ = served
     with Traffic(base, clients=6) as traffic:
         time.sleep(1.5)
         signalled = time.time()
-        os.kill(master, signal.SIGTERM)
-        time.sleep(2.5)
-    check(traffic.calls, access_log, signalled)
+        os.kill(master, signum)
+        time.sleep(after)
+    return traffic.calls, signalled
+
+
+def test_sigterm_lets_every_request_in_flight_finish(served: tuple[str, int, Path]) -> None:
+    calls, signalled = signal_under_traffic(served, signal.SIGTERM, 2.5)
+    check(calls, served[2], signalled)
 
 
 def test_sighup_reloads_without_losing_a_request(served: tuple[str, int, Path]) -> None:
-    base, master, access_log = served
-    with Traffic(base, clients=6) as traffic:
-        time.sleep(1.5)
-        signalled = time.time()
-        os.kill(master, signal.SIGHUP)
-        time.sleep(3)
-    outcomes = check(traffic.calls, access_log, signalled)
-    later = [c for c in traffic.calls if c.started > signalled + 2 and c.outcome.isdigit()]
+    calls, signalled = signal_under_traffic(served, signal.SIGHUP, 3)
+    outcomes = check(calls, served[2], signalled)
+    later = [c for c in calls if c.started > signalled + 2 and c.outcome.isdigit()]
     assert later, "served by the new workers"
     # A reload never closes the port. With gunicorn's reuse_port each worker has a listening
     # socket of its own, and connections queued on a stopping worker's are dropped unseen.
