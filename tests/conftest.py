@@ -70,13 +70,42 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def queue_redis_url(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Where RQ keeps the delivery queue (OTP_QUEUE_REDIS_URL): the Redis under test, or beside
+    a Cluster, which RQ does not support, an embedded server."""
+    if not storage.is_cluster(redis_url):
+        yield redis_url
+        return
+    data_dir = tmp_path_factory.mktemp("queue-redis")
+    yield storage.embedded_url(data_dir)
+    storage.stop_embedded(data_dir)
+
+
 @pytest.fixture
-def make_app(redis_client: redis.Redis, redis_url: str, tmp_path: Path) -> Callable[..., Flask]:
-    """An app factory: keyword arguments are environment overrides (OTP_TTL="2", ...)."""
+def queue_client(queue_redis_url: str) -> Iterator[redis.Redis]:
+    """The queue's Redis, emptied before and after the test."""
+    client = storage.connect(queue_redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def make_app(
+    redis_client: redis.Redis,
+    redis_url: str,
+    queue_client: redis.Redis,
+    queue_redis_url: str,
+    tmp_path: Path,
+) -> Callable[..., Flask]:
+    """An app factory: keyword arguments are environment overrides (OTP_TTL="2", ...). Both
+    Redis servers (one but on a Cluster) are emptied around the test."""
 
     def make(**overrides: Any) -> Flask:
         config = {**BASE_CONFIG, "REDIS_URL": redis_url, "OTP_DATA_DIR": str(tmp_path)}
-        return create_app({**config, **overrides})
+        return create_app({**config, "OTP_QUEUE_REDIS_URL": queue_redis_url, **overrides})
 
     return make
 

@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from rq import Queue
 from werkzeug import Request, Response
 
-from app import create_app, storage
+from app import create_app
 from app.settings import SettingsError
 
 from .conftest import BASE_CONFIG, TRUSTED, free_port
@@ -36,35 +36,12 @@ own_numbers:
 """
 
 
-@pytest.fixture(scope="session")
-def queue_redis_url(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Where RQ keeps the queue: the Redis under test, or beside a Cluster (which RQ does not
-    support) an embedded server named by OTP_QUEUE_REDIS_URL."""
-    if not storage.is_cluster(redis_url):
-        yield redis_url
-        return
-    data_dir = tmp_path_factory.mktemp("queue-redis")
-    yield storage.embedded_url(data_dir)
-    storage.stop_embedded(data_dir)
-
-
-@pytest.fixture
-def queue_client(queue_redis_url: str) -> Iterator[redis.Redis]:
-    """The queue's Redis, flushed around each test."""
-    client = storage.connect(queue_redis_url)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
-
-
 @pytest.fixture
 def env(
     httpserver: HTTPServer,
     tmp_path: Path,
     redis_url: str,
     queue_redis_url: str,
-    queue_client: redis.Redis,
 ) -> dict[str, str]:
     routing = tmp_path / "routing.yaml"
     routing.write_text(ROUTING % httpserver.url_for("/send"))
@@ -85,8 +62,7 @@ def queued(
     make_app: Callable[..., Flask], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Flask:
     monkeypatch.setenv("GW_SECRET", env["GW_SECRET"])
-    names = ("OTP_DELIVERY", "OTP_ROUTING_FILE", "OTP_QUEUE_REDIS_URL")
-    return make_app(**{k: env[k] for k in names})
+    return make_app(**{k: env[k] for k in ("OTP_DELIVERY", "OTP_ROUTING_FILE")})
 
 
 class Workers:
