@@ -17,7 +17,6 @@ from app.factors.cli import totp
 from app.metrics import worker as worker_metrics
 from app.routing_file import RoutingError, json_schema
 from app.settings import SettingsError
-from app.verification import jobs
 
 
 class _Commands(AppGroup):
@@ -118,12 +117,15 @@ def worker(burst: bool, metrics_port: int | None) -> None:
     from rq import Worker
 
     services = current_app.extensions["otp"]
+    queue = services.service.queue
+    if queue is None:
+        raise click.UsageError("the worker runs queued deliveries: set OTP_DELIVERY=queue")
     worker_metrics.start(metrics_port)
     # One webhook sender in this process, not one per forked job.
     services.webhooks.autostart = False
     services.webhooks.start()
     try:
-        Worker([jobs.queue_name()], connection=services.redis).work(burst=burst)
+        Worker([queue], connection=queue.connection).work(burst=burst)
     finally:
         services.webhooks.stop()
         worker_metrics.stop()

@@ -73,6 +73,22 @@ def development_secrets(data_dir: Path) -> dict[str, str]:
     return loaded
 
 
+def _queue_url(settings: settings_module.Settings, redis_url: str) -> str:
+    """Where RQ keeps the delivery queue: OTP_QUEUE_REDIS_URL, else the service's own Redis.
+
+    RQ does not support Redis Cluster (its commands span keys of many slots), so a Cluster
+    needs a separate standalone or Sentinel Redis for the queue."""
+    url = settings.queue_redis_url or redis_url
+    if storage.is_cluster(url):
+        raise settings_module.SettingsError(
+            [
+                "OTP_DELIVERY=queue: RQ does not support Redis Cluster; set OTP_QUEUE_REDIS_URL"
+                " to a standalone or Sentinel Redis for the queue"
+            ]
+        )
+    return url
+
+
 def build(settings: settings_module.Settings) -> Services:
     secret, signing_key = settings.secret, settings.signing_key
     if settings.development and not (secret and signing_key):
@@ -83,6 +99,7 @@ def build(settings: settings_module.Settings) -> Services:
     assert signing_key
     keys.use(settings.key_prefix)  # before anything names a key
     redis_url = settings.redis_url or storage.embedded_url(settings.data_dir, settings.totp)
+    queue_url = _queue_url(settings, redis_url) if settings.delivery == "queue" else None
     client = storage.connect(redis_url)
     outbox = Outbox(client) if settings.development else None
     context = ProviderContext(settings.send_timeout, client, outbox)
@@ -109,7 +126,9 @@ def build(settings: settings_module.Settings) -> Services:
     signer = preflight.signer(signing_key, settings)
     codes = Codes(secret, settings.code_length, settings.test_numbers)
     webhooks = Webhooks(client, loaded.webhooks)
-    queue = jobs.queue(client) if settings.delivery == "queue" else None
+    queue = None
+    if queue_url is not None:
+        queue = jobs.queue(client if queue_url == redis_url else storage.connect(queue_url))
     service = VerificationService(store, codes, router, dispatcher, signer, webhooks, queue)
     return Services(
         settings,

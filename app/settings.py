@@ -52,6 +52,7 @@ class Settings:
     plan_budget: float = 15.0
     health_cache_seconds: float = 1.0
     delivery: str = "inline"
+    queue_redis_url: str | None = None
     max_body: int = 16 * 1024
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     cors_origins: tuple[str, ...] = ()
@@ -248,6 +249,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "totp_lock_seconds": ("OTP_TOTP_LOCK_SECONDS", _int(1, 86400)),
     "totp_enrol_ttl": ("OTP_TOTP_ENROL_TTL", _int(1, 3600)),
     "totp_max_factors": ("OTP_TOTP_MAX_FACTORS", _int(1, 50)),
+    "queue_redis_url": ("OTP_QUEUE_REDIS_URL", str),
 }
 
 # Settings whose values are secrets: a problem with one never quotes the value.

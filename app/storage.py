@@ -21,7 +21,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 SOCKET_NAME = "redis.sock"
 _START_TIMEOUT = 10.0
@@ -37,6 +37,24 @@ def connect(url: str) -> Any:
     return redis.Redis.from_url(url)
 
 
+def is_cluster(url: str) -> bool:
+    return urlparse(url).scheme == "redis+cluster"
+
+
+class _SentinelConnection(SentinelManagedConnection):
+    """A Sentinel-managed connection that is dropped when a read is cut short.
+
+    redis-py's own keeps such a connection in the pool with the reply still unread, so the
+    next command on it gets the previous one's reply (redis-py pull request 4292): an RQ
+    worker stopped during its blocking wait hung in its shutdown that way. Every other
+    redis-py connection disconnects on such an error; this one does too.
+    """
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("disconnect_on_error", True)
+        return super().read_response(*args, **kwargs)
+
+
 def _sentinel_master(url: str) -> redis.Redis:
     """redis+sentinel://[:password@]host:port[,host:port]/service_name[/db]."""
     parsed = urlparse(url)
@@ -46,7 +64,10 @@ def _sentinel_master(url: str) -> redis.Redis:
     options = {k: v[0] for k, v in parse_qs(parsed.query).items()}
     sentinel = Sentinel(nodes, password=parsed.password, **options)  # type: ignore[no-untyped-call]
     master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
-        service, db=int(db or 0), password=parsed.password
+        service,
+        connection_class=_SentinelConnection,
+        db=int(db or 0),
+        password=parsed.password,
     )
     return master
 

@@ -1,4 +1,8 @@
-"""Fixtures: a real Redis (OTP_TEST_REDIS_URL, or an embedded one), flushed around each test."""
+"""Fixtures: a real Redis (OTP_TEST_REDIS_URL, or an embedded one), flushed around each test.
+
+OTP_TEST_REDIS_URL may name a Redis Cluster (redis+cluster://) or a Sentinel
+(redis+sentinel://); scripts/redis-topology starts both.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import redis
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from redis.cluster import RedisCluster
 
 from app import create_app, storage
 
@@ -53,7 +58,34 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the Redis under test, emptied before and after the test. On a Cluster,
+    FLUSHDB goes to every primary, and so does KEYS here (redis-py asks one node by default,
+    which would make every "nothing stored" check pass unseen)."""
     client = storage.connect(redis_url)
+    if isinstance(client, RedisCluster):
+        client.command_flags["KEYS"] = RedisCluster.PRIMARIES
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def queue_redis_url(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Where RQ keeps the delivery queue (OTP_QUEUE_REDIS_URL): the Redis under test, or beside
+    a Cluster, which RQ does not support, an embedded server."""
+    if not storage.is_cluster(redis_url):
+        yield redis_url
+        return
+    data_dir = tmp_path_factory.mktemp("queue-redis")
+    yield storage.embedded_url(data_dir)
+    storage.stop_embedded(data_dir)
+
+
+@pytest.fixture
+def queue_client(queue_redis_url: str) -> Iterator[redis.Redis]:
+    """The queue's Redis, emptied before and after the test."""
+    client = storage.connect(queue_redis_url)
     client.flushdb()
     yield client
     client.flushdb()
@@ -61,12 +93,19 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def make_app(redis_client: redis.Redis, redis_url: str, tmp_path: Path) -> Callable[..., Flask]:
-    """An app factory: keyword arguments are environment overrides (OTP_TTL="2", ...)."""
+def make_app(
+    redis_client: redis.Redis,
+    redis_url: str,
+    queue_client: redis.Redis,
+    queue_redis_url: str,
+    tmp_path: Path,
+) -> Callable[..., Flask]:
+    """An app factory: keyword arguments are environment overrides (OTP_TTL="2", ...). Both
+    Redis servers (one but on a Cluster) are emptied around the test."""
 
     def make(**overrides: Any) -> Flask:
         config = {**BASE_CONFIG, "REDIS_URL": redis_url, "OTP_DATA_DIR": str(tmp_path)}
-        return create_app({**config, **overrides})
+        return create_app({**config, "OTP_QUEUE_REDIS_URL": queue_redis_url, **overrides})
 
     return make
 

@@ -15,7 +15,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
-from rq import Queue
 from werkzeug import Request, Response
 
 from app import routing_file, settings, worker
@@ -26,7 +25,6 @@ from app.delivery.sms_text import octets, segments
 from app.delivery.templates import Templates
 from app.routing_file import RoutingError
 from app.settings import SettingsError
-from app.verification import jobs
 
 from .test_delivery_clouds import request_code
 
@@ -103,7 +101,7 @@ def test_queued_sends_carry_them_too(
 ) -> None:
     app = make_routed(OTP_DELIVERY="queue")
     client = app.test_client()
-    queue = Queue(jobs.queue_name(), connection=app.extensions["otp"].redis)
+    queue = app.extensions["otp"].service.queue  # beside a Cluster, on OTP_QUEUE_REDIS_URL
 
     started = request_code(client, phone=MOBILE, app_hash=APP_HASH)
     client.post(f"/otp/{started['id']}/resend")

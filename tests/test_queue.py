@@ -13,13 +13,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from flask import Flask
 from pytest_httpserver import HTTPServer
 from rq import Queue
 from werkzeug import Request, Response
 
-from .conftest import TRUSTED, free_port
+from app import create_app
+from app.settings import SettingsError
+
+from .conftest import BASE_CONFIG, TRUSTED, free_port
 from .test_observability import sample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +37,12 @@ own_numbers:
 
 
 @pytest.fixture
-def env(httpserver: HTTPServer, tmp_path: Path, redis_url: str) -> dict[str, str]:
+def env(
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    redis_url: str,
+    queue_redis_url: str,
+) -> dict[str, str]:
     routing = tmp_path / "routing.yaml"
     routing.write_text(ROUTING % httpserver.url_for("/send"))
     return {
@@ -43,6 +52,7 @@ def env(httpserver: HTTPServer, tmp_path: Path, redis_url: str) -> dict[str, str
         "OTP_DATA_DIR": str(tmp_path),
         "OTP_ROUTING_FILE": str(routing),
         "REDIS_URL": redis_url,
+        "OTP_QUEUE_REDIS_URL": queue_redis_url,
         "GW_SECRET": "gateway-secret-0123456789",
     }
 
@@ -85,6 +95,27 @@ def workers(env: dict[str, str]) -> Iterator[Workers]:
     started.stop()
 
 
+@pytest.mark.parametrize(
+    "urls",
+    [
+        {"REDIS_URL": "redis+cluster://127.0.0.1:1"},
+        {
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "OTP_QUEUE_REDIS_URL": "redis+cluster://127.0.0.1:1",
+        },
+    ],
+)
+def test_queue_mode_refuses_a_cluster_for_the_queue(urls: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="RQ does not support Redis Cluster; set OTP_QUEUE_R"):
+        create_app({**BASE_CONFIG, "OTP_DATA_DIR": str(tmp_path), "OTP_DELIVERY": "queue", **urls})
+
+
+def test_the_worker_refuses_to_run_without_queue_mode(make_app: Callable[..., Flask]) -> None:
+    result = make_app().test_cli_runner().invoke(args=["otp", "worker", "--burst"])
+    assert result.exit_code == 2
+    assert "set OTP_DELIVERY=queue" in result.output
+
+
 def sent_codes(httpserver: HTTPServer) -> list[str]:
     return [json.loads(request.data)["code"] for request, _ in httpserver.log]
 
@@ -116,13 +147,13 @@ def test_a_job_for_a_cancelled_verification_sends_nothing(
     assert httpserver.log == []
 
 
-def test_the_job_carries_no_code(queued: Flask, redis_client: object) -> None:
+def test_the_job_carries_no_code(queued: Flask, queue_client: redis.Redis) -> None:
     client = queued.test_client()
     started = client.post("/otp/request", json={"phone": PHONE}).get_json()
-    (job,) = Queue("otp-delivery", connection=redis_client).jobs  # type: ignore[arg-type]
+    (job,) = Queue("otp-delivery", connection=queue_client).jobs
     assert job.args == (started["id"], 1)
     derived = queued.extensions["otp"].service.codes.code(started["id"], PHONE)
-    assert derived.encode() not in redis_client.hget(job.key, "data")  # type: ignore[attr-defined]
+    assert derived.encode() not in queue_client.hget(job.key, "data")  # type: ignore[operator]
 
 
 def _horses(parents: list[subprocess.Popen[bytes]]) -> list[int]:
@@ -170,7 +201,7 @@ def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
     slow_gateway.release.set()
 
     deadline = time.monotonic() + 30
-    queue = Queue("otp-delivery", connection=queued.extensions["otp"].redis)
+    queue = queued.extensions["otp"].service.queue
     job = queue.fetch_job(f"otp-{started['id']}-1")
     while job is not None and job.get_status() != "finished" and time.monotonic() < deadline:
         time.sleep(0.2)

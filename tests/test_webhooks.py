@@ -8,6 +8,7 @@ import re
 import runpy
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import redis
 from flask import Flask
 from pytest_httpserver import HTTPServer
+from redis.cluster import RedisCluster
 from werkzeug import Request, Response
 
 from app import routing_file
@@ -214,10 +216,17 @@ def test_a_delivery_is_given_up_after_max_age(
     assert redis_client.llen("otp:{wh}:webhooks:queue") == 0
 
 
-def command_calls(client: redis.Redis) -> dict[str, int]:
-    """Calls per command the server has run (scripts' own calls included), INFO aside."""
-    stats = client.info("commandstats")
-    return {name: v["calls"] for name, v in stats.items() if name != "cmdstat_info"}
+def command_calls(client: redis.Redis) -> Counter[str]:
+    """Calls per command the server (every primary of a Cluster) has run (scripts' own calls
+    included), INFO aside."""
+    if isinstance(client, RedisCluster):
+        servers = client.info("commandstats", target_nodes=RedisCluster.PRIMARIES).values()
+    else:
+        servers = [client.info("commandstats")]
+    calls: Counter[str] = Counter()
+    for stats in servers:
+        calls.update({name: v["calls"] for name, v in stats.items() if name != "cmdstat_info"})
+    return calls
 
 
 def test_emit_costs_one_redis_command_and_none_without_a_subscriber(

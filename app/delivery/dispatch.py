@@ -119,8 +119,12 @@ class Dispatcher:
         )
         if not self._may_probe(step, message.country):
             attempt.outcome, attempt.error_class = "skipped", "probe_in_flight"
+        elif not self.health.reserve(step.provider, attempt.started):
+            attempt.outcome, attempt.error_class = "skipped", "quota_used_up"
         else:
             self._send(step.provider, message, attempt)
+            if attempt.outcome == "failed":  # the provider did not take it
+                self.health.give_back(step.provider, attempt.started)
         attempt.finished = time.time()
         metrics.SENDS.labels(step.provider, message.country, step.channel, attempt.outcome).inc()
         if attempt.outcome in {"sent", "failed"}:
@@ -165,7 +169,8 @@ class Dispatcher:
         attempt.fallback = result.fallback or ""
 
     def _record(self, batch: Batch, message: Message, outcome: Outcome) -> None:
-        """Queue the breaker outcomes, quota counts and the receipts index on `batch`."""
+        """Queue the breaker outcomes and the receipts index on `batch` (each send took its
+        quota before it went)."""
         if outcome.delivered:
             delivered = outcome.delivered
             self.receipts.remember(
@@ -173,8 +178,8 @@ class Dispatcher:
             )
         for attempt in outcome.attempts:
             if attempt.outcome in {"sent", "failed"}:
-                failure, sent = attempt.error_class or None, attempt.outcome == "sent"
-                self.health.record(batch, attempt.provider, message.country, failure, sent)
+                failure = attempt.error_class or None
+                self.health.record(batch, attempt.provider, message.country, failure)
 
 
 def _stop_reason(attempt: Attempt) -> str:

@@ -3,6 +3,9 @@
 A breaker exists per provider and per provider and country (a provider often fails for one
 country only). It opens after a run of failures or a failure ratio over a window, stays open
 for a cool-down, then lets one probe through: the probe's outcome closes or reopens it.
+
+A quota is taken before each send (one atomic script on the provider's counter), so any
+number of concurrent senders never goes over it; a send the provider refused gives it back.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ ROUTE_FAILURE = "route"
 # The per-country breakers that recorded an outcome lately, so that /metrics can list them
 # without scanning the key space; a day's traffic keeps a country in it.
 SCOPES_TTL = 86400
+QUOTA_TTL = 120  # seconds a minute's counter lives: past any send it was taken for
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,9 @@ class Health:
         self.settings = settings
         self.quotas = quotas
         self.cache_seconds = cache_seconds
-        source = (resources.files(__package__) / "lua" / "breaker.lua").read_text()
-        self._breaker = client.register_script(source)
+        lua = resources.files(__package__) / "lua"
+        self._breaker = client.register_script((lua / "breaker.lua").read_text())
+        self._quota = client.register_script((lua / "quota.lua").read_text())
         self._cache: dict[str, tuple[float, dict[str, Availability]]] = {}
 
     def snapshot(self, country: str, providers: list[str]) -> dict[str, Availability]:
@@ -115,13 +120,25 @@ class Health:
         key = breaker_key(provider, country) + ":probe"
         return bool(self.client.set(key, "1", nx=True, ex=self.settings.cooldown))
 
-    def record(
-        self, batch: Batch, provider: str, country: str, failure: str | None, sent: bool
-    ) -> None:
-        """Queue one outcome (None for success, or a failure class) on the breakers, and the
-        quota count if a message went out. A route failure (this provider cannot reach this
-        country) counts against the per-country breaker only; a transient one against both; a
-        failure about the recipient (refused, throttled) against neither: the provider answered."""
+    def reserve(self, provider: str, at: float) -> bool:
+        """Take one message of the provider's quota for the minute of `at`, before sending it;
+        False when that minute's quota is used up. Free (no round trip) without a quota."""
+        quota = self.quotas.get(provider)
+        if quota is None:
+            return True
+        key = quota_key(provider, int(at // 60))
+        return bool(self._quota(keys=[key], args=[1, quota, QUOTA_TTL]))
+
+    def give_back(self, provider: str, at: float) -> None:
+        """Return what `reserve(provider, at)` took, for a message the provider did not take."""
+        if self.quotas.get(provider) is not None:
+            self._quota(keys=[quota_key(provider, int(at // 60))], args=[-1, 0, QUOTA_TTL])
+
+    def record(self, batch: Batch, provider: str, country: str, failure: str | None) -> None:
+        """Queue one outcome (None for success, or a failure class) on the breakers. A route
+        failure (this provider cannot reach this country) counts against the per-country
+        breaker only; a transient one against both; a failure about the recipient (refused,
+        throttled) against neither: the provider answered."""
         if failure in RECIPIENT_FAILURES:
             failure = None
         s = self.settings
@@ -135,15 +152,11 @@ class Health:
             batch.script(self._breaker, [key], args)
         batch.pipe.sadd(scopes_key(), _scope(provider, country))
         batch.pipe.expire(scopes_key(), SCOPES_TTL)
-        if sent:
-            counter = quota_key(provider, now // 60)
-            batch.pipe.incr(counter)
-            batch.pipe.expire(counter, 120)
 
     def record_now(self, provider: str, country: str, failure: str | None) -> None:
         """Record an outcome learnt outside a send (a delivery receipt)."""
         batch = Batch(self.client)
-        self.record(batch, provider, country, failure, sent=False)
+        self.record(batch, provider, country, failure)
         batch.execute()
 
     def states(self, provider: str, country: str | None = None) -> str:
