@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from limits.errors import StorageError
 from marshmallow import ValidationError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -126,5 +126,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, lambda e: envelope(_from_http(e)))
     app.register_error_handler(ValidationError, lambda e: envelope(_from_validation(e)))
     app.register_error_handler(RedisError, lambda e: envelope(_from_storage(e)))
+    # redis-py's cluster errors (no node for a slot while a failover settles) are not RedisError.
+    app.register_error_handler(RedisClusterException, lambda e: envelope(_from_storage(e)))
     app.register_error_handler(StorageError, lambda e: envelope(_from_storage(e)))
     app.register_error_handler(Exception, lambda e: envelope(_from_unexpected(e)))

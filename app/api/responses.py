@@ -88,8 +88,9 @@ class AttemptSchema(Schema):
     outcome = _one_of("What the provider said.", ATTEMPT_OUTCOMES)
     message_id = _text("The provider's message id; empty when nothing was sent.")
     error_class = _text(
-        "`transient`, `route`, `permanent`, `recipient_throttled`, `probe_in_flight` or "
-        "`adapter_error`; empty on success."
+        "`transient`, `route`, `permanent`, `unreachable`, `recipient_throttled` (the provider's "
+        "answer), `probe_in_flight` or `quota_used_up` (skipped), or `adapter_error`; empty on "
+        "success."
     )
     error_code = _text("The provider's own error code; empty on success.")
     cost = fields.Float(required=True, allow_none=True, metadata={"description": "When known."})
