@@ -195,6 +195,8 @@ def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
     first, second = workers.start(), workers.start()
 
     slow_gateway.wait_for_a_send()
+    in_flight = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["attempts"]
+    assert [(a["provider"], a["outcome"]) for a in in_flight] == [("gateway", "sending")]
     horses = _horses([first, second])
     assert len(horses) == 1
     os.kill(horses[0], signal.SIGKILL)  # the worker dies in the middle of the send
@@ -209,8 +211,13 @@ def test_a_worker_killed_mid_job_is_retried_without_a_second_send(
     assert job.get_status() == "finished"  # retried once, by a worker, to completion
     assert job.return_value() == "duplicate"  # the marker stopped a second send
     assert len(httpserver.log) == 1
-    # The verification is not lost: still pending, so the user can ask for a resend.
-    assert client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()["status"] == "pending"
+    # The verification is not lost: still pending, so the user can ask for a resend, and the
+    # attempt the dead worker made is on record, unconfirmed.
+    shown = client.get(f"/otp/{started['id']}", headers=TRUSTED).get_json()
+    assert shown["status"] == "pending"
+    assert [(a["provider"], a["outcome"]) for a in shown["attempts"]] == [
+        ("gateway", "unconfirmed")
+    ]
 
 
 def test_sigterm_lets_a_worker_finish_the_job_in_hand(

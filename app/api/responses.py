@@ -13,7 +13,8 @@ from .factor_schemas import EXAMPLES as FACTOR_EXAMPLES
 from .factor_schemas import SAMPLE_FACTOR_ID
 from .schemas import CHANNELS
 
-ATTEMPT_OUTCOMES = ("sent", "failed", "skipped", "error")
+# "sending": a queued send in flight; "unconfirmed": its worker died during the call.
+ATTEMPT_OUTCOMES = ("sent", "failed", "skipped", "error", "sending", "unconfirmed")
 
 
 def _text(description: str, **options: Any) -> fields.String:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from app.batch import Batch
@@ -49,6 +49,10 @@ class Attempt:
     retry_after: int | None = None  # a recipient throttle's wait; not stored
 
 
+# Told of an attempt (its outcome "sending") just before its provider is called.
+Journal = Callable[[Attempt], None]
+
+
 @dataclass
 class Outcome:
     attempts: list[Attempt] = field(default_factory=list)
@@ -72,9 +76,12 @@ class Dispatcher:
         self.templates = templates
         self.budget = budget
 
-    def run(self, plan: Plan, message: Message, batch: Batch) -> Outcome:
+    def run(
+        self, plan: Plan, message: Message, batch: Batch, journal: Journal | None = None
+    ) -> Outcome:
         """Try the plan's steps in order until one provider accepts the message (its channel,
-        text and sender are the step's); health and the receipts index go on `batch`."""
+        text and sender are the step's); health and the receipts index go on `batch`.
+        `journal`, when given, is told of each attempt just before its provider is called."""
         message, texts = self._texts(message, plan)
         outcome = Outcome()
         deadline = time.monotonic() + self.budget
@@ -84,7 +91,7 @@ class Dispatcher:
                 break
             text = texts.for_channel(step.channel)
             step_message = replace(message, channel=step.channel, sender=step.sender, text=text)
-            attempt = self._attempt(step, step_message)
+            attempt = self._attempt(step, step_message, journal)
             outcome.attempts.append(attempt)
             if attempt.outcome == "sent":
                 outcome.delivered = attempt
@@ -113,7 +120,7 @@ class Dispatcher:
             )
         return message, texts
 
-    def _attempt(self, step: Step, message: Message) -> Attempt:
+    def _attempt(self, step: Step, message: Message, journal: Journal | None) -> Attempt:
         attempt = Attempt(
             step.provider, step.channel, step.own_numbers, time.time(), cost=step.cost
         )
@@ -122,6 +129,8 @@ class Dispatcher:
         elif not self.health.reserve(step.provider, attempt.started):
             attempt.outcome, attempt.error_class = "skipped", "quota_used_up"
         else:
+            if journal is not None:
+                journal(replace(attempt, outcome="sending"))
             self._send(step.provider, message, attempt)
             if attempt.outcome == "failed":  # the provider did not take it
                 self.health.give_back(step.provider, attempt.started)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rq import Queue
@@ -12,7 +13,7 @@ from rq import Queue
 from app import masking
 from app.batch import Batch
 from app.delivery import phone
-from app.delivery.dispatch import Dispatcher, Outcome
+from app.delivery.dispatch import Attempt, Dispatcher, Journal, Outcome
 from app.delivery.phone import Destination
 from app.delivery.providers.base import Message, Receipt
 from app.delivery.routing import Plan, Router
@@ -198,6 +199,8 @@ class VerificationService:
         if ref is None or fields is None or fields["s"] != "p":
             return "skipped"
         if not self.store.claim_send(ref, send):
+            # A worker took this send before and died: what it was sending stays on record.
+            self.store.settle(ref)
             return "duplicate"
         last = attempts.last_delivered(fields.get("at", "")) if send > 1 else None
         try:
@@ -205,12 +208,17 @@ class VerificationService:
             plan = self._plan(target.country, fields["c"], ref.seed, target.kind).avoiding(last)
             code = self.codes.code(verification_id, target.to)
             message = self._message(ref, target, _stored_request(fields), code)
-            self._deliver(plan, message, target.masked, ref, ref)
+            journal = partial(self._journal, ref)
+            self._deliver(plan, message, target.masked, ref, ref, journal)
         except ApiError as exc:
             if exc.code == "no_route":  # the route went away while the job waited
                 self.store.mark_failed(ref)
             return exc.code
         return "sent"
+
+    def _journal(self, root: VerificationRef, attempt: Attempt) -> None:
+        """A queued send's attempt in flight, noted before its provider is called."""
+        self.store.journal(root, attempts.lines([attempt]))
 
     def _plan(self, country: str, channel: str, seed: str, kind: str | None) -> Plan:
         try:
@@ -227,11 +235,12 @@ class VerificationService:
         masked: str,
         handle: VerificationRef,
         root: VerificationRef,
+        journal: Journal | None = None,
     ) -> dict[str, Any]:
         """Run the plan and record its attempts on the verification: one round trip with the
         provider health and receipts index dispatch queues. Errors name the caller's handle."""
         batch = Batch(self.store.client)
-        outcome = self.dispatcher.run(plan, message, batch)
+        outcome = self.dispatcher.run(plan, message, batch, journal)
         failed = outcome.delivered is None
         self.store.record(batch, root, attempts.lines(outcome.attempts), failed=failed)
         batch.execute()

@@ -26,7 +26,8 @@ def masked(fields: dict[str, str]) -> str:
 
 def attempts(fields: dict[str, str]) -> list[dict[str, Any]]:
     """Every delivery attempt, with the provider's delivery report where one came in."""
-    tried = parse_all(fields.get("at", ""))
+    # The attempt in flight of a queued send ("sending"), if one is, comes last.
+    tried = parse_all(fields.get("at", "") + fields.get("af", ""))
     reports = [line.split("|") for line in fields.get("rc", "").splitlines() if line]
     for attempt in tried:
         for message_id, status, code in reports:

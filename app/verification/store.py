@@ -92,7 +92,10 @@ class Store:
         self.limits = limits
         self._scripts = {
             name: client.register_script(_script_source(name))
-            for name in ("create", "resend", "verify", "approve", "cancel", "record", "receipt")
+            for name in (
+                *("create", "resend", "verify", "approve", "cancel"),
+                *("record", "receipt", "journal", "settle"),
+            )
         }
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
@@ -139,6 +142,14 @@ class Store:
         """Queue the attempts of one send on `batch`."""
         args = [ref.rand, lines, "f" if failed else ""]
         batch.script(self._scripts["record"], [ref.key], args)
+
+    def journal(self, ref: VerificationRef, line: str) -> None:
+        """Note the attempt in flight of a queued send (`record` drops it, `settle` keeps it)."""
+        self._run("journal", [ref.key], [ref.rand, line])
+
+    def settle(self, ref: VerificationRef) -> bool:
+        """Keep the attempt a dead worker left in flight, as unconfirmed; whether there was one."""
+        return bool(self._run("settle", [ref.key], [ref.rand])[0])
 
     def claim_send(self, ref: VerificationRef, send: int) -> bool:
         """Whether this is the first attempt at send number `send` (the queue's marker)."""

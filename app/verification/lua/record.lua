@@ -1,4 +1,5 @@
--- Record the delivery attempts of one send on its verification.
+-- Record the delivery attempts of one send on its verification, and drop the journal of the
+-- attempt in flight (journal.lua), which they include.
 -- KEYS[1]  verification hash
 -- ARGV[1]  rand   ARGV[2] attempt lines to append (newline-terminated)
 -- ARGV[3]  'f' to mark failed, or ''
@@ -6,6 +7,7 @@
 local key = KEYS[1]
 if redis.call('HGET', key, 'r') ~= ARGV[1] then return 0 end
 redis.call('HSET', key, 'at', (redis.call('HGET', key, 'at') or '') .. ARGV[2])
+redis.call('HDEL', key, 'af')
 if ARGV[3] ~= '' and redis.call('HGET', key, 's') == 'p' then
   redis.call('HSET', key, 's', ARGV[3])
 end
