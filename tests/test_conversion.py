@@ -10,6 +10,7 @@ import pytest
 import redis
 import yaml
 from flask import Flask
+from redis.cluster import RedisCluster
 
 from app import routing_file
 from app.batch import Batch
@@ -199,6 +200,8 @@ def test_suspect_sends_are_left_out(converting: Callable[..., Flask]) -> None:
 
 def test_counting_costs_no_round_trip_on_a_request(converting: Callable[..., Flask]) -> None:
     app = converting()
+    if isinstance(app.extensions["otp"].redis, RedisCluster):
+        pytest.skip("a Cluster splits pipelines by node and runs each script on its own")
     client = app.test_client()
     ask(client, spread(100))  # the counts read once; then cached
     with round_trips() as sent:

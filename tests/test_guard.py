@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from pytest_httpserver import HTTPServer
+from redis.cluster import RedisCluster
 
 from app.api import twilio_shapes
 from app.errors import ApiError
@@ -248,7 +249,10 @@ def test_off_costs_nothing_and_on_one_round_trip(
                 assert ask(client, spread(n)).status_code == 202
             return sent() / 5
 
-    plain = trips_per_request(routed_app(routing(), {}), 0)
+    plain_app = routed_app(routing(), {})
+    if isinstance(plain_app.extensions["otp"].redis, RedisCluster):
+        pytest.skip("a Cluster splits pipelines by node and runs each script on its own")
+    plain = trips_per_request(plain_app, 0)
     elsewhere = trips_per_request(guarded({"mode": "off", "countries": {"FR": "enforce"}}), 10)
     on = trips_per_request(guarded(), 20)
     assert elsewhere == plain

@@ -329,15 +329,15 @@ class VerificationService:
         self, checked: Checked, sent: dict[str, Any] | None, caller: Caller | None
     ) -> None:
         """The fraud guard's and the conversion strategy's counts of an approval, in the one
-        batch after the check (none when neither counts this country)."""
+        batch after the check (an empty batch, when neither counts this country, sends
+        nothing)."""
         batch = Batch(self.store.client)
         if self.guard is not None:
             self.guard.approved(batch, checked.to, checked.country, caller)
         conversion = self.dispatcher.conversion
         if sent and conversion is not None:
             conversion.approved(batch, sent["provider"], checked.country, sent["channel"])
-        if len(batch.pipe):
-            batch.execute()
+        batch.execute()
 
     def ref_for_verify(
         self, verification_id: str | None, req: CodeRequest | None
