@@ -14,6 +14,7 @@ from app.delivery import phone as phones
 from app.delivery.providers.base import CHANNELS
 from app.errors import ApiError
 from app.factors.cli import totp
+from app.guard.cli import guard
 from app.metrics import worker as worker_metrics
 from app.routing_file import RoutingError, json_schema
 from app.settings import SettingsError
@@ -54,6 +55,7 @@ def schema() -> None:
 
 
 otp.add_command(totp)
+otp.add_command(guard)
 
 
 @otp.command("route")

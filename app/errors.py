@@ -40,6 +40,9 @@ STATUS: dict[str, int] = {
     "factor_limit": 409,
     "factor_locked": 429,
     "factor_unreadable": 503,
+    # The fraud guard (docs/fraud-guard.md)
+    "fraud_blocked": 403,
+    "challenge_required": 428,
 }
 
 # Seconds a client is told to wait when storage is unreachable.

@@ -17,6 +17,7 @@ from app.api.auth import key_digests
 from app.api.idempotency import Records
 from app.delivery.autofill import Domains
 from app.delivery.config import RoutingConfig
+from app.delivery.conversion import Conversion
 from app.delivery.dispatch import Dispatcher
 from app.delivery.health import Health
 from app.delivery.providers.base import Provider, ProviderContext
@@ -25,6 +26,7 @@ from app.delivery.receipts import Receipts
 from app.delivery.routing import Router
 from app.delivery.templates import Templates
 from app.factors.service import FactorService
+from app.guard import Guard
 from app.verification import jobs
 from app.verification.codes import Codes
 from app.verification.service import VerificationService
@@ -53,6 +55,8 @@ class Services:
     api_keys: tuple[bytes, ...]  # digests of the trusted callers' keys
     idempotency: Records
     factors: FactorService | None = None  # with TOTP on
+    guard: Guard | None = None  # with the fraud guard or its bot check on
+    conversion: Conversion | None = None  # with a country on `strategy: conversion`
 
 
 def development_secrets(data_dir: Path) -> dict[str, str]:
@@ -116,20 +120,25 @@ def build(settings: settings_module.Settings) -> Services:
         phone_daily=settings.limit_phone_daily,
     )
     store = Store(client, limits)
-    router = Router(routing, health.snapshot)
+    conversion = Conversion(client, routing) if _converts(routing) else None
+    router = Router(routing, health.snapshot, conversion.counts if conversion else None)
     domains = Domains(settings.webotp_domain, routing.webotp)
     templates = Templates(settings.issuer, routing.templates, domains)
     for problem in templates.too_long(settings.code_length):
         log.warning("message text over 2 SMS segments (each is billed): %s", problem)
     receipts = Receipts(client, health, providers, settings.ttl)
-    dispatcher = Dispatcher(providers, health, receipts, templates, settings.plan_budget)
+    dispatcher = Dispatcher(
+        providers, health, receipts, templates, settings.plan_budget, conversion
+    )
     signer = preflight.signer(signing_key, settings)
     codes = Codes(secret, settings.code_length, settings.test_numbers)
     webhooks = Webhooks(client, loaded.webhooks)
     queue = None
     if queue_url is not None:
         queue = jobs.queue(client if queue_url == redis_url else storage.connect(queue_url))
-    service = VerificationService(store, codes, router, dispatcher, signer, webhooks, queue)
+    guarded = loaded.guard.enabled or loaded.guard.bot_check is not None
+    guard = Guard(client, loaded.guard, webhooks) if guarded else None
+    service = VerificationService(store, codes, router, dispatcher, signer, webhooks, queue, guard)
     return Services(
         settings,
         redis_url,
@@ -147,4 +156,11 @@ def build(settings: settings_module.Settings) -> Services:
         key_digests(settings.api_keys),
         Records(client, settings.ttl, int(settings.plan_budget + settings.send_timeout) + 5),
         factors.build(settings, client, signer, secret),
+        guard,
+        conversion,
     )
+
+
+def _converts(routing: RoutingConfig) -> bool:
+    """Whether any country orders its resources by conversion."""
+    return any(entry.strategy == "conversion" for entry in routing.scheduling.values())

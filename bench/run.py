@@ -12,7 +12,9 @@ is the median over the rounds, each ratio the median of the ratios to hello in t
 Prints a table and the project's targets, and writes both to bench/results/<UTC time>.json.
 `--compare REV` also serves the service as it was at git revision REV (checked out in a
 scratch worktree, same Redis, same settings) and drives its endpoints in the same rounds: a
-change's before and after, each as a ratio to the same hello.
+change's before and after, each as a ratio to the same hello. `--routing NAME=FILE` also
+serves this revision with that routing file (bench/guard.yaml: the fraud guard on), the same
+way.
 Needs wrk: apt-get install -y wrk.
 """
 
@@ -61,6 +63,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 # first empties) the metrics directory.
 INHERITED_NOT = {"REDIS_URL", "PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY"}
 WRONG_TRIES = 4  # the fifth wrong code would burn the verification (OTP_MAX_ATTEMPTS=5)
+RANGES = "1279"  # +4915<digit>: the numbers POST /otp/request sends to, one range per version
 CORRECT_SHARE = 0.8  # of the pool; the rest takes WRONG_TRIES wrong codes each
 HIGH_LIMITS = {
     "OTP_LIMIT_IP_REQUEST": "1000000000/minute",
@@ -78,11 +81,11 @@ class Endpoint:
     script: str
     expected: int  # the status every answer should have
     pool: Path | None = None  # "<id>,<code>" lines for the verify script
-    runs_from: int = 0  # the request script's first run digit: versions use numbers of their own
+    numbers: str = "1"  # the request script's range (+4915<numbers>...): one per version
 
     def script_args(self, run: int, first: int, threads: int) -> list[str]:
         if self.pool is None:
-            return [str(self.runs_from + run)]
+            return [str(run), self.numbers]
         return [str(self.pool), str(first), str(threads)]
 
 
@@ -105,9 +108,10 @@ def endpoints(pools: dict[str, tuple[Path, Path]]) -> list[Endpoint]:
     measured = [Endpoint(HELLO, "hello", "/hello", "hello.lua", 200)]
     for n, (app, (correct, wrong)) in enumerate(pools.items()):
         at = "" if app == "otp" else f" {app.removeprefix('otp')}"
-        runs = 4 * n  # the warm-up and at most three rounds each
         measured += [
-            Endpoint(f"POST /otp/request{at}", app, "/otp/request", "request.lua", 202, None, runs),
+            Endpoint(
+                f"POST /otp/request{at}", app, "/otp/request", "request.lua", 202, None, RANGES[n]
+            ),
             Endpoint(
                 f"POST /otp/verify (correct){at}", app, "/otp/verify", "verify.lua", 200, correct
             ),
@@ -131,12 +135,24 @@ def options() -> argparse.Namespace:
     parser.add_argument(
         "--compare", action="append", default=[], metavar="REV", help="also serve git REV"
     )
+    parser.add_argument(
+        "--routing",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        type=lambda text: tuple(text.split("=", 1)),
+        help="also serve this revision with this routing file",
+    )
     args = parser.parse_args()
     # Each is one digit of the phone numbers POST /otp/request sends.
     if not 1 <= args.threads <= 10 or not 1 <= args.rounds <= 9:
         parser.error("--threads must be between 1 and 10, --rounds between 1 and 9")
     if args.compare and (args.rounds > 3 or len(args.compare) > 1):
         parser.error("--compare takes one revision, with at most 3 rounds")
+    if len(args.compare) + len(args.routing) >= len(RANGES) or any(
+        len(given) != 2 for given in args.routing
+    ):
+        parser.error(f"at most {len(RANGES) - 1} more versions; --routing takes NAME=FILE")
     return args
 
 
@@ -217,6 +233,15 @@ def run(args: argparse.Namespace, url: str, client: Any, scratch: Path) -> dict[
             server = servers[f"otp@{rev}"] = stack.enter_context(served)
             # Its own verifications, made by its own code, on numbers of its own.
             pools[f"otp@{rev}"] = http_pool(server.base, args.pending // 4, env, scratch, n)
+        for n, (name, path) in enumerate(args.routing, 1 + len(args.compare)):
+            routed = {**env, "OTP_ROUTING_FILE": str(Path(path).resolve())}
+            trips += [
+                {**trip, "endpoint": f"{trip['endpoint']} +{name}"}
+                for trip in round_trips(routed, scratch / "inprocess.log")
+            ]
+            served = serve(args, f"service-{name}", ["wsgi:app"], routed, scratch)
+            server = servers[f"otp+{name}"] = stack.enter_context(served)
+            pools[f"otp+{name}"] = http_pool(server.base, args.pending // 4, routed, scratch, n)
         measured = endpoints(pools)
         results = drive(args, servers, measured)
     return {
@@ -426,7 +451,8 @@ def http_pool(
     """The verify pools of another served version, made through its own POST /otp/request
     (its Lua scripts and record format), the codes derived as every version derives them."""
     codes = Codes(env["OTP_SECRET"], 6, {})
-    numbers = [f"+49153{version}{n:07d}" for n in range(count)]
+    # In the version's own range, with a first digit its request runs never use.
+    numbers = [f"+4915{RANGES[version]}9{n:07d}" for n in range(count)]
     print(f"{count} pending verifications through {base}", flush=True)
 
     def ask(to: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ BELOW = {
     "delivery": (*TOP, "app.verification", "app.webhooks", "app.routing_file"),
     "webhooks": (*TOP, "app.verification", "app.delivery", "app.routing_file"),
     "verification": (*TOP, "app.routing_file"),
+    "guard": (*TOP, "app.verification", "app.delivery", "app.routing_file"),
 }
 
 

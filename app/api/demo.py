@@ -13,6 +13,7 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, g, render_template
 
 from app.errors import ApiError
+from app.guard.bot_check import BotCheck
 
 from . import factors
 
@@ -23,17 +24,32 @@ bp = Blueprint("demo", __name__, template_folder="templates")
 def demo() -> Response:
     """The demo login page; its inline script and style run only under this request's nonce."""
     nonce = secrets.token_urlsafe(16)
-    totp = current_app.extensions["otp"].factors is not None
-    page = render_template("demo.html", nonce=nonce, totp=totp)
+    services = current_app.extensions["otp"]
+    totp = services.factors is not None
+    bot = services.guard.bot_check if services.guard else None
+    page = render_template("demo.html", nonce=nonce, totp=totp, bot=bot)
     response = Response(page, mimetype="text/html")
-    # 'self' only: the page talks to this service and nothing on the internet.
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'"
-    )
+    response.headers["Content-Security-Policy"] = _policy(nonce, bot)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _policy(nonce: str, bot: BotCheck | None) -> str:
+    """'self' only: the page talks to this service and nothing on the internet, but for the
+    bot check's widget when one is configured."""
+    directives = {
+        "default-src": "'none'",
+        "script-src": f"'nonce-{nonce}'",
+        "style-src": f"'nonce-{nonce}'",
+        "connect-src": "'self'",
+        "img-src": "'self' data:",
+        "base-uri": "'none'",
+        "form-action": "'none'",
+        "frame-ancestors": "'none'",
+    }
+    for directive, origins in (bot.widget.sources if bot else {}).items():
+        directives[directive] = f"{directives.get(directive, '')} {origins}".strip()
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
 def _as_backend(view: Callable[..., Response], *args: str) -> Response:

@@ -185,7 +185,7 @@ def _error_answer(examples: dict[str, Any]) -> dict[str, Any]:
     codes = list(dict.fromkeys(e["value"]["error"]["code"] for e in examples.values()))
     content = {"schema": r.ErrorSchema, "examples": examples}
     answer = {"description": ", ".join(codes), "content": {"application/json": content}}
-    if {"rate_limited", "unavailable", "factor_locked"} & set(codes):
+    if {"rate_limited", "unavailable", "factor_locked", "fraud_blocked"} & set(codes):
         answer["headers"] = {"Retry-After": "RetryAfter"}
     return answer
 
@@ -221,7 +221,8 @@ def _body(schema: type[Schema], description: str, examples: dict[str, Any]) -> d
 
 
 RETRY_AFTER = {
-    "description": "Seconds to wait before trying again; sent with rate_limited and unavailable.",
+    "description": "Seconds to wait before trying again; sent with rate_limited, "
+    "fraud_blocked and unavailable.",
     "schema": {"type": "integer", "minimum": 1},
     "example": 30,
 }
@@ -272,6 +273,7 @@ TAGS = [
     {"name": "development", "description": "Served only with OTP_ENV=development."},
     twilio_openapi.TAG,
     {"name": "totp", "description": "Authenticator-app factors, served with OTP_TOTP on."},
+    {"name": "guard", "description": "The fraud guard's blocks, for operators."},
 ]
 
 PATH_PARAMETERS = {
@@ -280,6 +282,12 @@ PATH_PARAMETERS = {
     **twilio_openapi.PATH_PARAMETERS,
     "factor_id": ("The `id` answered by POST /totp/factors.", fs.SAMPLE_FACTOR_ID),
     "entity": ("The tenant's opaque user id.", fs.SAMPLE_ENTITY),
+    "scope": ("What the block holds back: `prefix`, `country` or `ip`.", "prefix"),
+    "value": (
+        "The prefix (+ and the digits the guard keeps), the ISO country, or the address "
+        "(an IPv6 block: its /64, e.g. `2001:db8:1:2::/64`).",
+        "+4915212345",
+    ),
 }
 
 REQUEST_DESCRIPTION = (
@@ -287,7 +295,9 @@ REQUEST_DESCRIPTION = (
     "`voice`, `whatsapp` or `email` (which needs `email` instead of `phone`); `purpose` "
     "(default `login`) separates verifications of one destination; `locale` picks the message "
     "template; `app_hash` (Android's SMS Retriever hash of the asking app) goes on its own "
-    "line after the SMS text, on every send of the verification. Unknown fields are refused."
+    "line after the SMS text, on every send of the verification; `captcha_token` carries the "
+    "bot check's token when one is configured (docs/fraud-guard.md). Unknown fields are "
+    "refused."
 )
 
 VERIFY_DESCRIPTION = (
@@ -400,6 +410,7 @@ STATUS_ANSWER = {
     },
 }
 _SEND_LIMITS = ("rate_limited.resend_cooldown", "rate_limited.max_sends")
+_GUARD_REFUSALS = ("fraud_blocked.prefix", "fraud_blocked.country", "fraud_blocked.ip")
 
 
 def _op(
@@ -433,6 +444,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                     *_SEND_LIMITS,
                     "rate_limited.destination_quota",
                     "rate_limited.provider_recipient_limit",
+                    *_GUARD_REFUSALS,
+                    "challenge_required",
                     "delivery_failed",
                     "unauthorized",
                     "idempotency_mismatch",
@@ -500,12 +513,31 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                     *_SEND_LIMITS,
                     "rate_limited.destination_quota",
                     "rate_limited.provider_recipient_limit",
+                    *_GUARD_REFUSALS,
                     "delivery_failed",
                     "unauthorized",
                     "unavailable",
                 ),
             },
         ),
+    ),
+    ("/otp/guard/blocks/{scope}/{value}", "delete"): _trusted(
+        _op(
+            "guard",
+            "Lift a fraud-guard block",
+            "Ends a block of a prefix, a country or a client address before its time, and "
+            "forgets its history, so that a next block starts again at the first step. "
+            "`flask otp guard` lists the blocks in force. No request body.",
+            {
+                "200": _json("Lifted: the block as it stood.", r.GuardBlockSchema),
+                **_errors(
+                    "validation_error.block",
+                    "not_found.block",
+                    "unauthorized.needs_key",
+                    "unavailable",
+                ),
+            },
+        )
     ),
     ("/otp/{verification_id}/cancel", "post"): _trusted(
         _op(

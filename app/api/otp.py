@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from app.errors import ApiError
+from app.guard import Caller
 from app.verification.service import CodeRequest, VerificationService
 
 from . import auth, body, idempotency
@@ -42,7 +44,15 @@ def _code_request(data: dict[str, str]) -> CodeRequest:
         purpose=data.get("purpose", "login"),
         locale=data.get("locale", "en"),
         app_hash=data.get("app_hash"),
+        caller=_asker(data.get("captcha_token")),
     )
+
+
+def _asker(captcha_token: str | None = None) -> Caller:
+    """The fraud guard's view of the caller: a public one's address and bot-check token."""
+    if auth.is_trusted():
+        return Caller(captcha_token=captcha_token, trusted=True)
+    return Caller(request.remote_addr, captcha_token)
 
 
 def _answer(result: dict[str, Any], status: int = 200) -> Response:
@@ -72,7 +82,7 @@ def verify_code() -> Response:
         # A public caller knowing only a destination must not spend its tries.
         auth.require_trusted()
         ref = service.ref_for_verify(None, _code_request({**data, "channel": _channel_of(data)}))
-    return idempotency.answer(ref, lambda: _answer(service.verify(ref, data["code"])))
+    return idempotency.answer(ref, lambda: _answer(service.verify(ref, data["code"], _asker())))
 
 
 def _channel_of(data: dict[str, str]) -> str:
@@ -88,10 +98,20 @@ def show(verification_id: str) -> Response:
 
 @bp.post("/<verification_id>/resend")
 def resend(verification_id: str) -> Response:
-    return _answer(_service().resend(verification_id), 202)
+    return _answer(_service().resend(verification_id, _asker()), 202)
 
 
 @bp.post("/<verification_id>/cancel")
 def cancel(verification_id: str) -> Response:
     auth.require_trusted()
     return _answer(_service().cancel(verification_id))
+
+
+@bp.delete("/guard/blocks/<scope>/<path:value>")
+def unblock(scope: str, value: str) -> Response:
+    """Lift a fraud-guard block before its end (trusted callers)."""
+    auth.require_trusted()
+    guard = current_app.extensions["otp"].guard
+    if guard is None:
+        raise ApiError("not_found", "The fraud guard is off.")
+    return _answer(guard.unblock(scope, value, "api"))

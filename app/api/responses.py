@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from app.errors import STATUS
+from app.guard.config import MODES, SCOPES
 from app.verification.store import STATUS_NAMES
 
 from .factor_schemas import EXAMPLES as FACTOR_EXAMPLES
@@ -166,6 +167,22 @@ class VerificationStatusSchema(VerificationPublicSchema):
 class CancelledSchema(Schema):
     id = _id()
     status = _one_of("Always `cancelled` here.", ["cancelled"])
+
+
+class GuardBlockSchema(Schema):
+    scope = _one_of("What the block holds back.", list(SCOPES))
+    value = _text(
+        "The prefix (the number without its last digits), the country, or the client "
+        "address (an IPv6 address's /64)."
+    )
+    mode = _one_of("`monitor` blocks were only recorded: nothing was refused.", MODES)
+    step = fields.Integer(
+        required=True, metadata={"description": "1 for a first block, more for a repeat."}
+    )
+    until = fields.Integer(required=True, metadata={"description": "When it would have ended."})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds it had left."})
+    cause = _text("What placed it: the count and the limit it went over.")
+    lifted = fields.Boolean(required=True)
 
 
 class ErrorBodySchema(Schema):
@@ -335,6 +352,18 @@ EXAMPLES: dict[type[Schema], dict[str, Any]] = {
             ]
         }
     },
+    GuardBlockSchema: {
+        "lifted": {
+            "scope": "prefix",
+            "value": "+4915212345",
+            "mode": "enforce",
+            "step": 1,
+            "until": 1795307692,
+            "expires_in": 3312,
+            "cause": "21 unverified sends in the sliding hour (limit 20)",
+            "lifted": True,
+        }
+    },
     **FACTOR_EXAMPLES,
 }
 
@@ -468,6 +497,29 @@ ERROR_EXAMPLES: dict[str, tuple[int, dict[str, Any]]] = {
         "unavailable", "Redis does not answer.", {"redis": "Error 111 connecting to redis:6379."}
     ),
     "internal_error": _error("internal_error", "An unexpected error occurred."),
+    # The fraud guard
+    **{
+        f"fraud_blocked.{scope}": _error(
+            "fraud_blocked",
+            "Codes to this destination are held back for now; try later.",
+            {"reason": scope},
+        )
+        for scope in SCOPES
+    },
+    "challenge_required": _error(
+        "challenge_required",
+        "Prove this is a person: solve the bot check and send its token as captcha_token.",
+        {
+            "reason": "prefix",
+            "failed": "missing",
+            "provider": "turnstile",
+            "site_key": "0x4AAAAAAAB5bcDeFgHiJkLm",
+        },
+    ),
+    "not_found.block": _error("not_found", "No prefix block of +4915212345 is in force."),
+    "validation_error.block": _error(
+        "validation_error", "Not a country to unblock: 'XX'.", {"fields": {}}
+    ),
     # TOTP factors
     "not_found.factor": _error("not_found", "No such factor."),
     "not_found.entity": _error("not_found", "The entity has no verified factor."),

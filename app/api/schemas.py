@@ -81,6 +81,10 @@ class CodeRequestSchema(_Strict):
         validate=APP_HASH,
         metadata={"description": "Android's SMS Retriever hash: ends the SMS text's lines."},
     )
+    captcha_token = fields.String(
+        validate=validate.Length(min=1, max=4096),
+        metadata={"description": "The bot check's token (Turnstile, hCaptcha, reCAPTCHA v3)."},
+    )
 
     @validates_schema
     def _destination(self, data: dict[str, object], **_: object) -> None:

@@ -65,9 +65,9 @@ def invalid(message: str) -> TwilioError:
 
 
 # The service's error codes (and `code.reason` where one code has several causes) in Twilio's
-# terms. A refusal by the fraud guard, once the service has one, answers 60410 (Verification
-# delivery attempt blocked, 403): add its code here.
+# terms. A refusal by the fraud guard answers 60410 (Verification delivery attempt blocked).
 _FROM_SERVICE: dict[str, tuple[int, int]] = {
+    "fraud_blocked": (60410, 403),
     "validation_error": (60200, 400),
     "invalid_phone": (60200, 400),
     "unsupported_channel": (60205, 403),

@@ -34,6 +34,18 @@ class Resource:
 class CountryScheduling:
     resources: tuple[Resource, ...]
     use_own_numbers: bool
+    strategy: str = "weights"  # or "conversion": Thompson sampling within a tier (conversion.py)
+
+
+@dataclass(frozen=True)
+class ConversionSettings:
+    """The conversion strategy's settings (docs/routing.md, "Conversion-driven ordering")."""
+
+    half_life: float = 86400.0  # seconds for a count to lose half its weight
+    max_sent: float = 300.0  # beyond, both counts shrink: the estimate follows recent sends
+    cost_weight: float = 0.05  # conversion worth paying twice as much (0.05: 5 points)
+    min_share: float = 0.05  # of the plans each healthy resource of a tier leads at least
+    cache_seconds: float = 5.0  # how long a worker reuses the counts read from Redis
 
 
 @dataclass(frozen=True)
@@ -57,3 +69,4 @@ class RoutingConfig:
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     # The master switch: off, every country goes through its own numbers (rule 5).
     scheduling_enabled: bool = True
+    conversion: ConversionSettings = field(default_factory=ConversionSettings)

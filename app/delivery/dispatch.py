@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from app.batch import Batch
 from app.metrics import families as metrics
 
+from .conversion import Conversion
 from .health import HALF_OPEN, Health
 from .providers.base import (
     PLAN_ENDING_FAILURES,
@@ -69,19 +70,27 @@ class Dispatcher:
         receipts: Receipts,
         templates: Templates,
         budget: float,
+        conversion: Conversion | None = None,
     ) -> None:
         self.providers = providers
         self.health = health
         self.receipts = receipts
         self.templates = templates
         self.budget = budget
+        self.conversion = conversion
 
     def run(
-        self, plan: Plan, message: Message, batch: Batch, journal: Journal | None = None
+        self,
+        plan: Plan,
+        message: Message,
+        batch: Batch,
+        journal: Journal | None = None,
+        suspect: bool = False,
     ) -> Outcome:
         """Try the plan's steps in order until one provider accepts the message (its channel,
-        text and sender are the step's); health and the receipts index go on `batch`.
-        `journal`, when given, is told of each attempt just before its provider is called."""
+        text and sender are the step's); health, the receipts index and the conversion count
+        go on `batch`. `journal`, when given, is told of each attempt just before its provider
+        is called. A `suspect` send (the fraud guard's) is left out of conversion."""
         message, texts = self._texts(message, plan)
         outcome = Outcome()
         deadline = time.monotonic() + self.budget
@@ -103,6 +112,9 @@ class Dispatcher:
         else:
             outcome.failure = "" if outcome.delivered else "exhausted"
         self._record(batch, message, outcome)
+        if outcome.delivered and self.conversion and not suspect:
+            delivered = outcome.delivered
+            self.conversion.sent(batch, delivered.provider, message.country, delivered.channel)
         return outcome
 
     def _texts(self, message: Message, plan: Plan) -> tuple[Message, Texts]:

@@ -17,7 +17,9 @@ from itertools import groupby
 
 from app.errors import ApiError
 
+from . import bandit
 from .config import OwnNumber, Resource, RoutingConfig
+from .conversion import CountsView
 from .health import Availability
 from .phone import takes
 
@@ -73,9 +75,12 @@ HealthView = Callable[[str, list[str]], dict[str, Availability]]
 
 
 class Router:
-    def __init__(self, config: RoutingConfig, health: HealthView) -> None:
+    def __init__(
+        self, config: RoutingConfig, health: HealthView, conversion: CountsView | None = None
+    ) -> None:
         self.config = config
         self.health = health
+        self.conversion = conversion  # the counts of countries with `strategy: conversion`
 
     @property
     def _unscheduled(self) -> str:
@@ -150,15 +155,36 @@ class Router:
     ) -> tuple[list[Step], list[Skip]]:
         health = self.health(country, [r.provider for r in resources])
         steps, skipped = [], []
-        for resource in _order(resources, self.config, country, f"{seed}|{country}|{channel}"):
+        for resource, why in self._ranked(resources, country, channel, seed, health):
             problem = health[resource.provider].problem()
             if problem:
                 skipped.append(Skip(resource.provider, channel, problem))
                 continue
-            reason = f"scheduling resource, priority {resource.priority}, weight {resource.weight}"
+            reason = f"scheduling resource, priority {resource.priority}, {why}"
             cost = self.config.providers[resource.provider].cost_for(country)
             steps.append(Step(resource.provider, channel, False, None, cost, reason))
         return steps, skipped
+
+    def _ranked(
+        self,
+        resources: list[Resource],
+        country: str,
+        channel: str,
+        seed: str,
+        health: dict[str, Availability],
+    ) -> list[tuple[Resource, str]]:
+        """The resources in plan order, each with the words of its place."""
+        draw = f"{seed}|{country}|{channel}"
+        if self.conversion is None or self.config.scheduling[country].strategy != "conversion":
+            ordered = _order(resources, self.config, country, draw)
+            return [(resource, f"weight {resource.weight}") for resource in ordered]
+        rng, counts = _rng(draw), self.conversion(country, channel)
+        healthy = {name for name, state in health.items() if state.problem() is None}
+        return [
+            ranked
+            for tier in _tiers(resources)
+            for ranked in bandit.order(tier, self.config, country, counts, healthy, rng)
+        ]
 
     def _own(self, country: str, channel: str, reason: str) -> tuple[list[Step], list[Skip]]:
         own = self.config.own_numbers
@@ -187,12 +213,9 @@ def _order(
     """By priority; within a priority a weighted draw seeded by the verification, so the same
     verification draws the same order. Where the weights in a priority are all equal, the
     cheaper resource comes first instead (a draw among equals would ignore cost)."""
-    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    rng = _rng(seed)
     ordered: list[Resource] = []
-    for _, tier_iter in groupby(
-        sorted(resources, key=lambda r: r.priority), key=lambda r: r.priority
-    ):
-        tier = list(tier_iter)
+    for tier in _tiers(resources):
         if len({r.weight for r in tier}) == 1:
             cost = config.providers
             ordered += sorted(
@@ -201,3 +224,14 @@ def _order(
             continue
         ordered += sorted(tier, key=lambda r: rng.random() ** (1.0 / r.weight), reverse=True)
     return ordered
+
+
+def _tiers(resources: list[Resource]) -> list[list[Resource]]:
+    """The resources grouped by priority, lowest number first."""
+    by_priority = groupby(sorted(resources, key=lambda r: r.priority), key=lambda r: r.priority)
+    return [list(tier) for _, tier in by_priority]
+
+
+def _rng(seed: str) -> random.Random:
+    """The random stream of one verification's draws."""
+    return random.Random(hashlib.sha256(seed.encode()).digest())

@@ -64,3 +64,31 @@ PROVIDER_DURATION = Histogram(
     ["provider"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+GUARD_BLOCKS = Counter(
+    "otp_guard_blocks_total",
+    "Blocks the fraud guard placed, by scope (prefix, country, ip) and mode (enforce; "
+    "monitor: recorded, nothing refused).",
+    ["scope", "mode"],
+)
+GUARD_UNBLOCKS = Counter(
+    "otp_guard_unblocks_total",
+    "Fraud-guard blocks lifted before their end, by scope and by whom (api, cli).",
+    ["scope", "by"],
+)
+GUARD_REFUSALS = Counter(
+    "otp_guard_refusals_total",
+    "Requests the fraud guard refused, by reason (prefix, country, ip; always: the bot check "
+    "asked of every request) and answer (fraud_blocked, challenge_required).",
+    ["reason", "code"],
+)
+GUARD_SUSPECT = Counter(
+    "otp_guard_suspect_total",
+    "Sends let through in monitor mode that enforce mode would have refused, by reason.",
+    ["reason"],
+)
+BOT_CHECKS = Counter(
+    "otp_bot_checks_total",
+    "Bot-check tokens judged, by provider and result (passed, missing, invalid, low_score, "
+    "unreachable; unreachable_open: let through by on_error: open).",
+    ["provider", "result"],
+)

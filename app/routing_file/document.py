@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from marshmallow import ValidationError, post_load, validates
 
 from app.delivery.config import CountryScheduling, ProviderSpec, RoutingConfig
 from app.delivery.providers.base import CHANNELS
+from app.guard.config import GuardConfig
 from app.webhooks.config import Endpoint
 
 from . import scope
@@ -26,8 +27,10 @@ from .fields import (
     Text,
     channel_set,
 )
+from .guard import FraudGuardSchema
 from .sections import (
     BreakerSchema,
+    ConversionSchema,
     OwnNumberSchema,
     ProviderSchema,
     SchedulingSchema,
@@ -56,6 +59,7 @@ class Document:
 
     routing: RoutingConfig
     webhooks: tuple[Endpoint, ...]
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
 
 class RoutingFileSchema(Section):
@@ -89,6 +93,8 @@ class RoutingFileSchema(Section):
     )
     breaker = Part(BreakerSchema, load_default=lambda: BreakerSchema().load({}))
     webhooks = Endpoints(load_default=list)
+    conversion = Part(ConversionSchema, load_default=lambda: ConversionSchema().load({}))
+    fraud_guard = Part(FraudGuardSchema, load_default=GuardConfig)
 
     @validates("channel_fallbacks")
     def _no_loop(self, value: dict[str, str], **kwargs: Any) -> None:
@@ -116,8 +122,11 @@ class RoutingFileSchema(Section):
             webotp=data["webotp"],
             breaker=data["breaker"],
             scheduling_enabled=data["scheduling"]["enabled"],
+            conversion=data["conversion"],
         )
-        return Document(routing, tuple(data["webhooks"]))
+        guard = data["fraud_guard"]
+        guard = replace(guard, countries=regions.each(guard.countries))
+        return Document(routing, tuple(data["webhooks"]), guard)
 
 
 def spec(name: str, entry: dict[str, Any]) -> ProviderSpec:
@@ -146,10 +155,21 @@ class Regions:
 
     def scheduling(self, section: dict[str, Any]) -> dict[str, CountryScheduling]:
         """Scheduling per country; a country named on its own overrides its region group."""
-        ordered = sorted(section["countries"].items(), key=lambda item: item[0] not in self.groups)
         scheduling = {}
-        for name, entry in ordered:
+        for name, entry in self._groups_first(section["countries"]):
             switch = entry.get("use_own_numbers", section["use_own_numbers"])
             for country in self.expand(name):
-                scheduling[country] = CountryScheduling(tuple(entry["resources"]), switch)
+                resources = tuple(entry["resources"])
+                scheduling[country] = CountryScheduling(resources, switch, entry["strategy"])
         return scheduling
+
+    def each(self, by_place: dict[str, str]) -> dict[str, str]:
+        """A value per country from one per country or group; a country beats its group."""
+        return {
+            country: value
+            for name, value in self._groups_first(by_place)
+            for country in self.expand(name)
+        }
+
+    def _groups_first(self, by_place: dict[str, Any]) -> list[tuple[str, Any]]:
+        return sorted(by_place.items(), key=lambda item: item[0] not in self.groups)

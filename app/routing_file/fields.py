@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import phonenumbers
 from marshmallow import ValidationError, fields
@@ -304,3 +305,10 @@ def _settings(value: Mapping[Any, Any], nested: bool) -> dict[str, Any]:
     if errors:
         raise ValidationError(errors)
     return result
+
+
+def http_url(value: str) -> None:
+    """A validator: an http:// or https:// URL with a host."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValidationError(f"must be an http:// or https:// URL, got {value!r}")

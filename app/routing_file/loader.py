@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from app.delivery.config import ProviderSpec, RoutingConfig
 from app.delivery.providers import ADAPTERS
 from app.delivery.providers.base import CHANNELS, ConfigError, Provider, ProviderContext
+from app.guard.config import GuardConfig
 from app.webhooks.config import Endpoint
 
 from . import scope
@@ -37,6 +38,7 @@ class RoutingFile:
     routing: RoutingConfig
     providers: dict[str, Provider]
     webhooks: tuple[Endpoint, ...]
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
 
 def load(
@@ -71,7 +73,7 @@ def parse(raw: Any, source: str, context: ProviderContext, env: Mapping[str, str
     providers, refused = _adapters(specs, context, source)
     if document is None or problems or refused:
         raise RoutingError(problems + refused)
-    return RoutingFile(document.routing, providers, document.webhooks)
+    return RoutingFile(document.routing, providers, document.webhooks, document.guard)
 
 
 def _through_schema(raw: Any, source: str) -> tuple[Document | None, list[str], list[ProviderSpec]]:

@@ -12,7 +12,7 @@ from marshmallow import RAISE, Schema, ValidationError, post_load, validates_sch
 from marshmallow.validate import OneOf, Range
 
 from app.delivery import templates
-from app.delivery.config import OwnNumber, Resource
+from app.delivery.config import ConversionSettings, OwnNumber, Resource
 from app.delivery.health import BreakerSettings
 from app.delivery.providers import ADAPTERS
 
@@ -103,6 +103,11 @@ class CountrySchema(Section):
 
     resources = Items(Part(ResourceSchema), load_default=list)
     use_own_numbers = Flag(metadata={"description": "default: scheduling.use_own_numbers"})
+    strategy = Text(
+        load_default="weights",
+        validate=OneOf(["weights", "conversion"], error="must be weights or conversion"),
+        metadata={"description": "the order within a priority: weights (and cost), or conversion"},
+    )
 
 
 class SchedulingSchema(Section):
@@ -140,6 +145,42 @@ class BreakerSchema(Section):
     @post_load
     def _settings(self, data: dict[str, Any], **kwargs: Any) -> BreakerSettings:
         return BreakerSettings(**data)
+
+
+_CONVERSION = ConversionSettings()
+
+
+class ConversionSchema(Section):
+    """`conversion:`: the conversion strategy's settings, for countries that choose it."""
+
+    half_life = Number(
+        load_default=_CONVERSION.half_life,
+        validate=Range(0, min_inclusive=False, error="must be a number above 0"),
+        metadata={"description": "seconds for a count to lose half its weight"},
+    )
+    max_sent = Number(
+        load_default=_CONVERSION.max_sent,
+        validate=Range(10, error="must be a number of at least 10"),
+        metadata={"description": "sends the counts hold at most: beyond, both shrink"},
+    )
+    cost_weight = Number(
+        load_default=_CONVERSION.cost_weight,
+        validate=Range(0, 1, error="must be a number from 0 to 1"),
+        metadata={"description": "conversion worth paying twice as much (0.05: 5 points)"},
+    )
+    min_share = Number(
+        load_default=_CONVERSION.min_share,
+        validate=Range(0, 0.5, error="must be a number from 0 to 0.5"),
+        metadata={"description": "of the plans each healthy resource of a tier leads at least"},
+    )
+    cache_seconds = Number(
+        load_default=_CONVERSION.cache_seconds,
+        validate=Range(0, 300, error="must be a number from 0 to 300"),
+    )
+
+    @post_load
+    def _settings(self, data: dict[str, Any], **kwargs: Any) -> ConversionSettings:
+        return ConversionSettings(**data)
 
 
 class TemplateText(Text):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields, post_load, validates_schema
 from marshmallow.validate import Length, OneOf
 
 from app.webhooks.config import EVENTS, MIN_SECRET_LENGTH, Endpoint
 
-from .fields import EnvText, Items, NameSet, Part, Text, Worded, resolve
+from .fields import EnvText, Items, NameSet, Part, Text, Worded, http_url, resolve
 from .sections import Section
 
 _SHORT = f"must be at least {MIN_SECRET_LENGTH} characters"
@@ -24,12 +23,6 @@ def _long_enough(secret: str) -> None:
     # A validator of the resolved value: a Length would ask the same of `${VAR}` in the schema.
     if len(secret) < MIN_SECRET_LENGTH:
         raise ValidationError(_SHORT)
-
-
-def _http_url(value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValidationError(f"must be an http:// or https:// URL, got {value!r}")
 
 
 class Instant(Worded, fields.Field):  # type: ignore[type-arg]
@@ -61,7 +54,7 @@ class WebhookSchema(Section):
 
     url = EnvText(
         required=True,
-        validate=_http_url,
+        validate=http_url,
         error_messages={"required": "must be an http:// or https:// URL"},
     )
     events = NameSet(

@@ -18,6 +18,7 @@ from app.delivery.phone import Destination
 from app.delivery.providers.base import Message, Receipt
 from app.delivery.routing import Plan, Router
 from app.errors import ApiError
+from app.guard import Caller, Guard
 from app.metrics import families as metrics
 from app.webhooks import Webhooks
 
@@ -38,6 +39,7 @@ class CodeRequest:
     wechat_openid: str | None = None
     app_hash: str | None = None  # Android's SMS Retriever hash, for SMS texts
     friendly_name: str | None = None  # {app} in this verification's texts, for OTP_ISSUER
+    caller: Caller | None = None  # None: a trusted backend's own call
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Send:
     code: str
     number: int  # 1 for the first send, 2 for the first resend ...
     attempts: str  # the attempt lines recorded before this send
+    suspect: bool = False  # let through by the fraud guard's monitor mode
 
 
 def _not_found() -> ApiError:
@@ -65,6 +68,7 @@ class VerificationService:
         signer: TokenSigner,
         webhooks: Webhooks,
         queue: Queue | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.store = store
         self.codes = codes
@@ -73,6 +77,7 @@ class VerificationService:
         self.signer = signer
         self.webhooks = webhooks
         self.queue = queue  # set: deliveries are queued for `flask otp worker`
+        self.guard = guard
 
     def target(self, req: CodeRequest) -> Destination:
         """Rule 1: parse and classify the destination before anything is stored."""
@@ -105,6 +110,7 @@ class VerificationService:
         handle = self.codes.ref_for(target.to, req.purpose)
         # Rule 4: with no route nothing is stored, sent or counted.
         plan = self._plan_for(target, req.channel, handle)
+        suspect = self._admit(plan, target, req.caller, challenge=True)
         now = int(time.time())
         fields = {
             "to": target.to,
@@ -123,7 +129,8 @@ class VerificationService:
         if root != handle:
             code = self.codes.code(root.id, target.to)
         metrics.VERIFICATIONS.labels(sent.outcome).inc()
-        route = self._send(Send(handle, root, code, sent.sends, sent.attempts), target, req, plan)
+        send = Send(handle, root, code, sent.sends, sent.attempts, suspect)
+        route = self._send(send, target, req, plan)
         if sent.outcome == "created":
             data = status.event_data(
                 root.id, "pending", req.channel, target.masked, target.country, req.purpose
@@ -134,7 +141,7 @@ class VerificationService:
         ttl = self.store.limits.ttl
         return _pending(handle.id, req.channel, target.masked, ttl, sent, route, locale)
 
-    def resend(self, handle_id: str) -> dict[str, Any]:
+    def resend(self, handle_id: str, caller: Caller | None = None) -> dict[str, Any]:
         """Send the code again for the holder of a handle, on the verification's channel."""
         handle = self.codes.parse_id(handle_id)
         fields = self.store.load(handle) if handle else None
@@ -142,13 +149,15 @@ class VerificationService:
             raise _not_found()
         target = status.destination(fields)
         plan = self._plan_for(target, fields["c"], handle)
+        suspect = self._admit(plan, target, caller, challenge=False)
         sent = self.store.resend(handle, int(time.time()), fields["c"])
         _refuse(sent)
         metrics.VERIFICATIONS.labels(sent.outcome).inc()
         root = handle.with_rand(sent.root)
         code = self.codes.code(root.id, fields["to"])
         req = _stored_request(fields)
-        route = self._send(Send(handle, root, code, sent.sends, sent.attempts), target, req, plan)
+        send = Send(handle, root, code, sent.sends, sent.attempts, suspect)
+        route = self._send(send, target, req, plan)
         locale = self.dispatcher.templates.locale_for(req.purpose, req.locale)
         ttl = int(fields["ttl"])
         return _pending(handle_id, req.channel, target.masked, ttl, sent, route, locale)
@@ -158,6 +167,15 @@ class VerificationService:
         if self.codes.is_test_number(target.to):
             return None
         return self._plan(target.country, channel, ref.seed, target.kind)
+
+    def _admit(
+        self, plan: Plan | None, target: Destination, caller: Caller | None, challenge: bool
+    ) -> bool:
+        """The fraud guard's word before anything is stored (nothing for a test number):
+        raises a refusal, or says whether the send goes through as suspect."""
+        if plan is None or self.guard is None:
+            return False
+        return self.guard.admit(target.to, target.country, caller, challenge)
 
     def _send(
         self, send: Send, target: Destination, req: CodeRequest, plan: Plan | None
@@ -171,7 +189,9 @@ class VerificationService:
         if send.number > 1:  # rule 8
             plan = plan.avoiding(attempts.last_delivered(send.attempts))
         message = self._message(send.root, target, req, send.code)
-        return self._deliver(plan, message, target.masked, send.handle, send.root)
+        return self._deliver(
+            plan, message, target.masked, send.handle, send.root, suspect=send.suspect
+        )
 
     def _message(
         self, root: VerificationRef, target: Destination, req: CodeRequest, code: str
@@ -236,11 +256,15 @@ class VerificationService:
         handle: VerificationRef,
         root: VerificationRef,
         journal: Journal | None = None,
+        suspect: bool = False,
     ) -> dict[str, Any]:
         """Run the plan and record its attempts on the verification: one round trip with the
-        provider health and receipts index dispatch queues. Errors name the caller's handle."""
+        provider health, receipts index and counts dispatch queues, and the fraud guard's
+        count of the send. Errors name the caller's handle."""
         batch = Batch(self.store.client)
-        outcome = self.dispatcher.run(plan, message, batch, journal)
+        outcome = self.dispatcher.run(plan, message, batch, journal, suspect)
+        if outcome.delivered and self.guard is not None:
+            self.guard.sent(batch, message.to, message.country)
         failed = outcome.delivered is None
         self.store.record(batch, root, attempts.lines(outcome.attempts), failed=failed)
         batch.execute()
@@ -260,13 +284,15 @@ class VerificationService:
             "attempts": len(outcome.attempts),
         }
 
-    def verify(self, ref: VerificationRef, code: str) -> dict[str, Any]:
+    def verify(
+        self, ref: VerificationRef, code: str, caller: Caller | None = None
+    ) -> dict[str, Any]:
         """Check a code in one atomic step; approval returns a signed token."""
         masking.keep_out(code)
         checked = self.store.verify(ref, self.codes.digest(ref, code))
         metrics.VERIFY_OUTCOMES.labels(checked.outcome).inc()
         if checked.outcome == "approved":
-            return self._approved(ref, checked)
+            return self._approved(ref, checked, caller)
         if checked.outcome == "invalid_code":
             details = {"attempts_left": checked.attempts_left}
             raise ApiError("invalid_code", "The code is not correct.", details)
@@ -283,9 +309,11 @@ class VerificationService:
         checked = self.store.approve(ref) if ref else None
         if ref is None or checked is None or checked.outcome != "approved":
             raise _not_found()
-        return self._approved(ref, checked)
+        return self._approved(ref, checked, None)
 
-    def _approved(self, ref: VerificationRef, checked: Checked) -> dict[str, Any]:
+    def _approved(
+        self, ref: VerificationRef, checked: Checked, caller: Caller | None
+    ) -> dict[str, Any]:
         """The answer to an approval, with its token; the business system is told."""
         root = ref.with_rand(checked.root)
         token = self.signer.sign(checked.to, checked.purpose, root.id)
@@ -294,7 +322,22 @@ class VerificationService:
         sent = attempts.last_sent(checked.attempts)
         if sent:
             metrics.APPROVALS.labels(sent["provider"], checked.country, sent["channel"]).inc()
+        self._count_approval(checked, sent, caller)
         return {"id": ref.id if ref.rand else root.id, "status": "approved", "token": token}
+
+    def _count_approval(
+        self, checked: Checked, sent: dict[str, Any] | None, caller: Caller | None
+    ) -> None:
+        """The fraud guard's and the conversion strategy's counts of an approval, in the one
+        batch after the check (an empty batch, when neither counts this country, sends
+        nothing)."""
+        batch = Batch(self.store.client)
+        if self.guard is not None:
+            self.guard.approved(batch, checked.to, checked.country, caller)
+        conversion = self.dispatcher.conversion
+        if sent and conversion is not None:
+            conversion.approved(batch, sent["provider"], checked.country, sent["channel"])
+        batch.execute()
 
     def ref_for_verify(
         self, verification_id: str | None, req: CodeRequest | None

@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 EVENTS = frozenset(
-    {"verification.approved", "verification.failed", "verification.expired", "delivery.failed"}
+    {
+        "verification.approved",
+        "verification.failed",
+        "verification.expired",
+        "delivery.failed",
+        "fraud.blocked",
+        "fraud.unblocked",
+    }
 )
 MIN_SECRET_LENGTH = 16
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # What an event's data may carry: never a code, and a destination only masked.
 DATA_KEYS = frozenset(
     {"id", "status", "channel", "to", "country", "purpose", "provider", "reason", "attempts"}
+    | {"scope", "value", "mode", "step", "until"}  # fraud.blocked, fraud.unblocked
 )
 # Events after which a verification can no longer expire.
 SETTLING_EVENTS = frozenset({"verification.approved", "verification.failed", "delivery.failed"})
