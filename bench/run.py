@@ -127,8 +127,13 @@ def options() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per endpoint")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (at most 10)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each app")
-    parser.add_argument("--worker-threads", type=int, default=4, help="gthread threads each")
+    parser.add_argument(
+        "--workers", type=int, help="gunicorn workers of each app (default: gunicorn.conf.py's)"
+    )
+    parser.add_argument(
+        "--worker-class", choices=["gthread", "sync"], help="default: gunicorn.conf.py's"
+    )
+    parser.add_argument("--worker-threads", type=int, help="gthread threads each (default: ditto)")
     parser.add_argument("--pending", type=int, default=100_000, help="verifications created")
     parser.add_argument("--redis-url", help=f"default {DEFAULT_REDIS}, else an embedded Redis")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
@@ -282,9 +287,18 @@ def serve(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "gunicorn", "-c", str(tree / "gunicorn.conf.py")]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
-    command += ["--worker-class", "gthread", "--threads", str(args.worker_threads)]
-    command += ["--reuse-port", "--access-logfile", "/dev/null", *app_args]
+    command += ["--bind", f"127.0.0.1:{port}", "--reuse-port"]
+    for option, value in [
+        ("--workers", args.workers),
+        ("--worker-class", args.worker_class),
+        ("--threads", args.worker_threads),
+    ]:
+        command += [option, str(value)] if value else []
+    if "hello:app" in app_args:
+        # hello writes one access-log line per request, as much logging as the service does
+        # per request (its own JSON line), so the ratio measures the service's own work.
+        command += ["--access-logfile", str(scratch / f"{name}-access.log")]
+    command += app_args
     # Its own data directory: gunicorn.conf.py keeps (and first empties) the metrics there.
     env = {**os.environ, "OTP_DATA_DIR": str(scratch / name), **env}
     log = scratch / f"{name}.log"
@@ -499,11 +513,11 @@ def settings(args: argparse.Namespace, url: str) -> dict[str, Any]:
     return {
         "gunicorn": {
             "config": "gunicorn.conf.py",
-            "workers": args.workers,
-            "worker_class": "gthread",
-            "threads": args.worker_threads,
+            "workers": args.workers or "gunicorn.conf.py",
+            "worker_class": args.worker_class or "gunicorn.conf.py",
+            "threads": args.worker_threads or "gunicorn.conf.py",
             "reuse_port": True,
-            "access_log": "/dev/null",
+            "access_log": "hello: a file; the service: its defaults",
         },
         "wrk": {
             "threads": args.threads,
