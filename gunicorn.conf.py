@@ -32,8 +32,9 @@ keepalive = 5
 reuse_port = os.environ.get("OTP_REUSE_PORT", "").strip().lower() in {"1", "true", "yes", "on"}
 # gunicorn's control socket (a file shared by every instance of a user) is not used.
 control_socket_disable = True
-# The service logs one JSON line per request itself; OTP_ACCESS_LOG="" turns gunicorn's off.
-accesslog = os.environ.get("OTP_ACCESS_LOG", "-") or None
+# The service's own JSON line of each request is its access log; OTP_ACCESS_LOG ("-" for
+# standard output, or a path) turns gunicorn's on as well.
+accesslog = os.environ.get("OTP_ACCESS_LOG") or None
 
 
 class MaskedAccessLog(Logger):

@@ -1,5 +1,9 @@
 """JSON log lines: one per request and one per send attempt, with phone numbers masked.
 
+The request's line is the access log too (method, masked path and query, status, bytes,
+duration, client address, request id): gunicorn's own access log is off unless
+`OTP_ACCESS_LOG` turns it on.
+
 Every record carries the request id (from `X-Request-ID`, or a new one) when it is written
 inside a request; phone numbers, e-mail addresses and the codes of the request at hand are
 masked in messages and tracebacks (app/masking.py), so a log line never carries them.
@@ -7,13 +11,13 @@ masked in messages and tracebacks (app/masking.py), so a log line never carries 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 import time
 import uuid
 
+import orjson
 from flask import Flask, Response, g, has_request_context, request
 
 from app import masking
@@ -27,7 +31,10 @@ FIELDS = (
     "path",
     "endpoint",
     "status",
+    "bytes",
     "latency_ms",
+    "client",
+    "query",
     "country",
     "provider",
     "channel",
@@ -53,7 +60,7 @@ class JsonFormatter(logging.Formatter):
                 line[name] = value
         if record.exc_info:
             line["exception"] = mask_text(self.formatException(record.exc_info))
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return orjson.dumps(line, default=str).decode()
 
 
 class RequestIdFilter(logging.Filter):
@@ -112,14 +119,18 @@ def init_app(app: Flask) -> None:
     def finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         latency = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        query = request.environ.get("QUERY_STRING")
         log.info(
             "request",
             extra={
                 "method": request.method,
                 "path": mask_text(request.path),
+                "query": mask_text(query) if query else None,
                 "endpoint": request.url_rule.rule if request.url_rule else None,
                 "status": response.status_code,
+                "bytes": response.content_length,
                 "latency_ms": round(latency, 2),
+                "client": request.remote_addr,
                 "verification_id": g.get("verification_id"),
             },
         )

@@ -121,6 +121,7 @@ def test_logs_are_json_and_never_carry_the_phone_or_the_code(
     client.post("/otp/verify", json={"id": started.get_json()["id"], "code": "000000"})
     client.post("/otp/verify", json={"phone": PHONE, "code": code}, headers=TRUSTED)
     client.get(f"/otp/{PHONE}")  # a phone number in a path is masked too
+    client.get("/dev/outbox?to=" + PHONE.replace("+", "%2B"))  # and in a query string
 
     logged = capfd.readouterr().err
     assert PHONE not in logged
@@ -128,11 +129,19 @@ def test_logs_are_json_and_never_carry_the_phone_or_the_code(
     assert code not in logged
     lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
     requests_logged = [line for line in lines if line["message"] == "request"]
-    assert len(requests_logged) == 4
+    assert len(requests_logged) == 5
     first = requests_logged[0]
     assert first["request_id"] == "req-abc-123"
     assert first["status"] == 202
     assert first["verification_id"] == started.get_json()["id"]
+    # The request's line is the access log: what gunicorn's would have said, masked.
+    assert first["method"] == "POST"
+    assert first["path"] == "/otp/request"
+    assert first["bytes"] == len(started.data)
+    assert first["client"] == "127.0.0.1"
+    assert first["latency_ms"] > 0
+    assert requests_logged[3]["path"] == "/otp/+49151****6789"
+    assert requests_logged[4]["query"] == "to=%2B49151****6789"
     attempts = [line for line in lines if line["message"] == "send attempt"]
     assert attempts[0]["provider"] == "gateway"
     assert attempts[0]["country"] == "DE"

@@ -12,6 +12,7 @@ import yaml
 from flask import Flask
 
 from app import routing_file
+from app.batch import Batch
 from app.delivery.health import BreakerSettings
 from app.delivery.providers import ADAPTERS
 from app.delivery.providers.base import CHANNELS, ProviderContext
@@ -290,7 +291,12 @@ def test_the_console_adapter_keeps_messages_in_the_context_outbox(redis_client: 
     outbox = Outbox(redis_client)
     doc = {"providers": {"c": {"type": "console"}}}
     loaded = routing_file.parse(doc, "routing.yaml", ProviderContext(outbox=outbox), {})
-    loaded.providers["c"].send(standins.message(to="+15005550006"))
+    result = loaded.providers["c"].send(standins.message(to="+15005550006"))
+    assert outbox.messages() == []  # the entry rides the caller's batch, with the send's records
+    assert result.writes is not None
+    batch = Batch(redis_client)
+    result.writes(batch)
+    batch.execute()
     assert [entry["to"] for entry in outbox.messages()] == ["+15005550006"]
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from flask import g, request
 from marshmallow import Schema
 
+from app import jsonio
 from app.errors import ApiError
 
 
@@ -22,8 +23,8 @@ def load(schema: Schema) -> dict[str, Any]:
 
 def parse() -> Any:
     """The request's JSON value. The body's size is bounded before it is read (413 whether or
-    not it came with a Content-Length), and nesting deep enough to exhaust the parser's
-    recursion is a validation error, not a fault."""
+    not it came with a Content-Length), and nesting past the parser's depth limit is a
+    validation error, not a fault."""
     if not request.is_json:
         raise ApiError("unsupported_media_type", "Send the body as application/json.")
     raw = request.get_data(cache=True)  # 413 from werkzeug past MAX_CONTENT_LENGTH
@@ -33,9 +34,9 @@ def parse() -> Any:
     if chunked and request.environ["wsgi.input"].read(1):
         raise ApiError("payload_too_large", f"The body is over {limit} bytes.")
     try:
-        g.json_body = json.loads(raw)
-    except RecursionError:
-        raise ApiError("validation_error", "The body is nested too deeply.") from None
-    except ValueError:
-        raise ApiError("validation_error", "The body is not valid JSON.") from None
+        g.json_body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        nested = str(exc).startswith(jsonio.DEPTH_ERROR)
+        problem = "is nested too deeply" if nested else "is not valid JSON"
+        raise ApiError("validation_error", f"The body {problem}.") from None
     return g.json_body

@@ -48,6 +48,7 @@ class Attempt:
     cost: float | None = None
     fallback: str = ""  # a channel the provider itself falls back to, armed with this send
     retry_after: int | None = None  # a recipient throttle's wait; not stored
+    writes: Callable[[Batch], None] | None = None  # the provider's, for the batch; not stored
 
 
 # Told of an attempt (its outcome "sending") just before its provider is called.
@@ -188,6 +189,7 @@ class Dispatcher:
         if result.cost is not None:
             attempt.cost = result.cost
         attempt.fallback = result.fallback or ""
+        attempt.writes = result.writes
 
     def _record(self, batch: Batch, message: Message, outcome: Outcome) -> None:
         """Queue the breaker outcomes and the receipts index on `batch` (each send took its
@@ -197,6 +199,8 @@ class Dispatcher:
             self.receipts.remember(
                 batch, delivered.provider, delivered.message_id, message.verification_id
             )
+            if delivered.writes is not None:
+                delivered.writes(batch)
         for attempt in outcome.attempts:
             if attempt.outcome in {"sent", "failed"}:
                 failure = attempt.error_class or None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
+    from app.batch import Batch
+
     from .console import Outbox
 
 # Every channel the service knows; a deployment enables some of them in its routing file.
@@ -88,6 +90,9 @@ class SendResult:
     # A channel the provider itself falls back to should this message not be delivered
     # (Chat App Message Service's SMS fallback): armed, not yet used.
     fallback: str | None = None
+    # Redis writes the provider leaves to the caller's batch, which carries them with the
+    # send's own records in one round trip (the console adapter's outbox).
+    writes: Callable[[Batch], None] | None = None
 
 
 @dataclass(frozen=True)

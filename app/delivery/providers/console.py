@@ -7,9 +7,11 @@ import secrets
 import sys
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, ClassVar, Self
 
 from app import keys
+from app.batch import Batch
 
 from .base import CHANNELS, Message, ProviderContext, SendResult
 
@@ -24,12 +26,14 @@ class Outbox:
         self.client = client
         self.key = keys.key("outbox", "messages")
 
-    def push(self, entry: dict[str, Any]) -> None:
-        pipe = self.client.pipeline(transaction=True)
+    def push(self, entry: dict[str, Any], batch: Batch | None = None) -> None:
+        """Keep `entry`, on `batch` if given (sent with it), else at once."""
+        pipe = batch.pipe if batch is not None else self.client.pipeline(transaction=False)
         pipe.lpush(self.key, json.dumps(entry, separators=(",", ":")))
         pipe.ltrim(self.key, 0, OUTBOX_SIZE - 1)
         pipe.expire(self.key, OUTBOX_TTL)
-        pipe.execute()
+        if batch is None:
+            pipe.execute()
 
     def messages(self, to: str | None = None) -> list[dict[str, Any]]:
         entries = [json.loads(raw) for raw in self.client.lrange(self.key, 0, -1)]
@@ -60,15 +64,14 @@ class ConsoleProvider:
     def send(self, message: Message) -> SendResult:
         message_id = "console-" + secrets.token_hex(4)
         print(f"[{self.name}] {message.channel} to {message.to}: {message.text}", file=sys.stderr)
-        if self.outbox is not None:
-            self.outbox.push(
-                {
-                    "id": message_id,
-                    "to": message.to,
-                    "channel": message.channel,
-                    "text": message.text,
-                    "sent_at": time.time(),
-                    "verification_id": message.verification_id,
-                }
-            )
-        return SendResult(message_id=message_id)
+        if self.outbox is None:
+            return SendResult(message_id=message_id)
+        entry = {
+            "id": message_id,
+            "to": message.to,
+            "channel": message.channel,
+            "text": message.text,
+            "sent_at": time.time(),
+            "verification_id": message.verification_id,
+        }
+        return SendResult(message_id, writes=partial(self.outbox.push, entry))
