@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 
 import jwt
+import pyotp
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
+from app.verification.codes import hotp
 
 from .conftest import TRUSTED, outbox_code
 
@@ -193,10 +198,33 @@ def test_email_channel(client: FlaskClient) -> None:
     assert claims["sub"] == "ana@example.com"
 
 
-def test_code_length_setting(make_app: Callable[..., Flask]) -> None:
-    client = make_app(OTP_CODE_LENGTH="8").test_client()
-    request_code(client)
-    assert len(outbox_code(client, PHONE)) == 8
+@pytest.mark.parametrize("length", [4, 5, 8])
+def test_code_length_setting(make_app: Callable[..., Flask], length: int) -> None:
+    client = make_app(OTP_CODE_LENGTH=str(length)).test_client()
+    started = request_code(client)
+    code = outbox_code(client, PHONE)
+    assert len(code) == length
+    response = client.post("/otp/verify", json={"id": started["id"], "code": code})
+    assert response.status_code == 200
+
+
+# RFC 4226 Appendix D: the key "12345678901234567890" and the decimal value of the truncated
+# HMAC at counters 0 to 9; an n-digit HOTP value is its last n digits.
+RFC_4226_TRUNCATED = [
+    1284755224, 1094287082, 137359152, 1726969429, 1640338314,
+    868254676, 1918287922, 82162583, 673399871, 645520489,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("digits", range(4, 11))
+def test_codes_are_rfc_4226_hotp_values_and_pyotps_where_it_computes_them(digits: int) -> None:
+    key = b"12345678901234567890"
+    for counter, truncated in enumerate(RFC_4226_TRUNCATED):
+        expected = str(truncated % 10**digits).zfill(digits)
+        assert hotp(key, counter, digits) == expected
+        if digits >= 6:  # pyotp's range
+            secret = base64.b32encode(key).decode()
+            assert pyotp.HOTP(secret, digits=digits).at(counter) == expected
 
 
 def test_test_number_has_a_fixed_code_and_sends_nothing(make_app: Callable[..., Flask]) -> None:
