@@ -1,6 +1,6 @@
 -- Ask for a code: create a verification, or, when one is pending for the same destination and
 -- purpose, send its code again under a new handle of the caller's own.
--- KEYS[1]  verification hash   KEYS[2]  the destination's quota hash
+-- KEYS[1]  verification hash   KEYS[2]  the destination's quota key
 -- ARGV[1]  rand of the caller's handle   ARGV[2] code digest   ARGV[3] now (unix s)
 -- ARGV[4]  lifetime (s)   ARGV[5] first resend cooldown (s)   ARGV[6] hourly sends
 -- ARGV[7]  daily sends   ARGV[8] max sends   ARGV[9] channel
@@ -12,11 +12,11 @@ if redis.call('HGET', key, 's') == 'p' then
   return resend(key, qkey, now, tonumber(ARGV[5]), tonumber(ARGV[8]), tonumber(ARGV[6]),
     tonumber(ARGV[7]), ARGV[9], ARGV[1])
 end
-local wait, hb, hc, db, dc = quota_check(qkey, now, tonumber(ARGV[6]), tonumber(ARGV[7]))
+local wait, hc, dc = quota_check(qkey, now, tonumber(ARGV[6]), tonumber(ARGV[7]))
 if wait > 0 then return {'limited', wait} end
 redis.call('DEL', key)
 redis.call('HSET', key, 'r', ARGV[1], 's', 'p', 'h', ARGV[2], 'w', 0, 'n', 1,
   'nx', now + tonumber(ARGV[5]), unpack(ARGV, 10))
 redis.call('EXPIRE', key, tonumber(ARGV[4]))
-quota_take(qkey, hb, hc, db, dc)
+quota_take(qkey, now, hc, dc)
 return {'created', ARGV[1]}

@@ -1,5 +1,5 @@
 -- Send a pending verification's code again, for a caller holding one of its handles.
--- KEYS[1]  verification hash   KEYS[2]  the destination's quota hash
+-- KEYS[1]  verification hash   KEYS[2]  the destination's quota key
 -- ARGV[1]  the handle's rand   ARGV[2] now (unix s)   ARGV[3] first cooldown (s)
 -- ARGV[4]  max sends   ARGV[5] hourly sends   ARGV[6] daily sends   ARGV[7] channel
 -- ARGV[8]  wrong tries allowed per handle
