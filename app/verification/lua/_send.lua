@@ -42,7 +42,7 @@ end
 --       | {'cooldown', wait} | {'max_sends', seconds left} | {'limited', wait}
 local function resend(key, qkey, now, base, max_sends, hourly, daily, channel, handle)
   local v = redis.call('HMGET', key, 'r', 'n', 'nx', 'at', 'hn')
-  local sends, next_at = tonumber(v[2]), tonumber(v[3])
+  local sends, next_at = tonumber(v[2]) or 1, tonumber(v[3])
   if sends >= max_sends then return {'max_sends', redis.call('TTL', key)} end
   if now < next_at then return {'cooldown', next_at - now} end
   local wait, hc, dc = quota_check(qkey, now, hourly, daily)
