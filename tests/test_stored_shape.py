@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+
+from app.delivery.dispatch import Attempt
+from app.verification import attempts
 
 from .conftest import TRUSTED, outbox_code
 
@@ -116,3 +120,29 @@ def test_an_email_verification_written_before_approves(client: FlaskClient) -> N
     cancelled = client.post(f"/otp/{verification_id}/cancel", headers=TRUSTED)
     assert cancelled.status_code == 200
     assert status(client, verification_id)["status"] == "cancelled"
+
+
+def test_an_attempt_line_leaves_out_sms_sent_and_empty_fields_at_the_end() -> None:
+    sent = Attempt("console", "sms", True, 1796153305.286, 1796153305.288, message_id="c-1")
+    assert attempts.lines([sent]) == "console||1|1796153305286|2||c-1\n"
+    voice = replace(sent, channel="voice", outcome="failed", message_id="", error_code="21")
+    assert attempts.lines([voice]) == "console|voice|1|1796153305286|2|failed|||21\n"
+    for attempt in (sent, voice):
+        [shown] = attempts.parse_all(attempts.lines([attempt]))
+        assert (shown["channel"], shown["outcome"]) == (attempt.channel, attempt.outcome)
+        assert shown["message_id"] == attempt.message_id
+        assert shown["error_code"] == attempt.error_code
+        assert (shown["cost"], shown["fallback"]) == (None, None)
+
+
+def test_attempt_lines_written_before_still_read() -> None:
+    every = "console|sms|1|1796153305286|0|sent|console-66e33bcf||||\n"
+    before_fallback = "twilio|voice|0|1796153305286|12|failed||http|503|0.05\n"
+    first, second = attempts.parse_all(every + before_fallback)
+    assert (first["channel"], first["outcome"], first["message_id"]) == (
+        "sms",
+        "sent",
+        "console-66e33bcf",
+    )
+    assert (second["channel"], second["outcome"], second["cost"]) == ("voice", "failed", 0.05)
+    assert (second["error_code"], second["fallback"]) == ("503", None)
