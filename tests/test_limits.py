@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from flask import Flask
@@ -73,3 +74,40 @@ def test_destination_daily_limit(make_app: Callable[..., Flask]) -> None:
     response = client.post("/otp/request", json={"phone": _phone(1)})
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) <= 86400
+
+
+def _quota_key(app: Flask, phone: str) -> str:
+    return str(app.extensions["otp"].service.codes.ref_for(phone, "login").quota_key)
+
+
+def test_destination_counts_are_one_integer_that_ends_with_the_day(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(OTP_LIMIT_PHONE_HOURLY="2", OTP_LIMIT_PHONE_DAILY="3")
+    client, store = app.test_client(), app.extensions["otp"].redis
+    key = _quota_key(app, _phone(1))
+    now = int(time.time())
+    assert client.post("/otp/request", json={"phone": _phone(1)}).status_code == 202
+    assert int(store.get(key)) == (1 * 1 + 1) * 24 + now // 3600 % 24
+    assert 0 < store.ttl(key) <= 86400 - now % 86400
+    # Two sends of the day, both in an hour before this one: the hour's count starts again.
+    store.set(key, (2 * 2 + 2) * 24 + (now // 3600 + 1) % 24)
+    phone = {"phone": _phone(1), "purpose": "signup"}
+    assert client.post("/otp/request", json=phone).status_code == 202
+    response = client.post("/otp/request", json={**phone, "purpose": "reset"})
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 86400 - now % 86400
+
+
+def test_destination_counts_kept_as_a_hash_before_still_count(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(OTP_LIMIT_PHONE_HOURLY="2")
+    client, store = app.test_client(), app.extensions["otp"].redis
+    key = _quota_key(app, _phone(1))
+    now = int(time.time())
+    store.hset(key, mapping={"hb": now // 3600, "hc": 1, "db": now // 86400, "dc": 1})
+    assert client.post("/otp/request", json={"phone": _phone(1)}).status_code == 202
+    assert int(store.get(key)) == (2 * 2 + 2) * 24 + now // 3600 % 24
+    response = client.post("/otp/request", json={"phone": _phone(1), "purpose": "signup"})
+    assert response.status_code == 429

@@ -92,6 +92,16 @@ def kind_of(to: str) -> str | None:
     return parse(to).kind if to.startswith("+") else None
 
 
+def calling_country(number: str) -> str:
+    """The first country of an E.164 number's calling code (+1 US, +44 GB, +800 001), told
+    without parsing the number: its country unless a region of the code has its own (+1 CA)."""
+    for digits in (1, 2, 3):
+        countries = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(number[1 : 1 + digits]))
+        if countries:
+            return countries[0]
+    return ""
+
+
 def check_channel(destination: Destination, channel: str) -> None:
     """A fixed line takes a voice call but no text message."""
     if not takes(destination.kind, channel):

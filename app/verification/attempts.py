@@ -1,8 +1,12 @@
 """How a verification keeps its delivery attempts: one compact line each in its hash.
 
-The lines are short enough (with a console-sized message id) that Redis keeps the hash in its
-compact encoding. Delivery says what happened (app/delivery/dispatch.py Attempt); this module
-writes it down and reads it back for the API, the webhooks and rule 8.
+A line is the attempt's fields, separated by "|": provider, channel, own numbers (1 or 0),
+started (unix ms), took (ms), outcome, message id, error class, error code, cost, fallback. The
+channel is left empty when it is sms and the outcome when it is sent, and empty fields at the
+end are left out, so that with a message id of up to about 30 characters the line keeps the
+hash in Redis' compact encoding (lines written before kept every field, and ten before the
+fallback). Delivery says what happened (app/delivery/dispatch.py Attempt); this module writes
+it down and reads it back for the API, the webhooks and rule 8.
 """
 
 from __future__ import annotations
@@ -18,41 +22,48 @@ def lines(attempts: Iterable[Attempt]) -> str:
     return "".join(_line(attempt) for attempt in attempts)
 
 
+# What an empty channel and an empty outcome stand for.
+_CHANNEL, _OUTCOME = "sms", "sent"
+_FIELDS = 11
+
+
 def _line(attempt: Attempt) -> str:
     values = [
         attempt.provider,
-        attempt.channel,
+        "" if attempt.channel == _CHANNEL else attempt.channel,
         int(attempt.own_numbers),
         round(attempt.started * 1000),
         round((attempt.finished - attempt.started) * 1000),
-        attempt.outcome,
+        "" if attempt.outcome == _OUTCOME else attempt.outcome,
         attempt.message_id,
         attempt.error_class,
         attempt.error_code,
         "" if attempt.cost is None else attempt.cost,
         attempt.fallback,
     ]
-    return "|".join(str(v).replace("|", "/").replace("\n", " ") for v in values) + "\n"
+    texts = [str(v).replace("|", "/").replace("\n", " ") for v in values]
+    while not texts[-1]:
+        texts.pop()
+    return "|".join(texts) + "\n"
 
 
 def parse(line: str) -> dict[str, Any]:
     """The attempt a stored line describes, as the API shows it."""
-    # Lines stored before the fallback field have ten fields.
-    provider, channel, own, started, took, outcome, message_id, klass, code, cost, *more = (
-        line.split("|")
-    )
+    provider, channel, own, started, took, outcome, message_id, klass, code, cost, fallback = (
+        line.split("|") + [""] * _FIELDS
+    )[:_FIELDS]
     return {
         "provider": provider,
-        "channel": channel,
+        "channel": channel or _CHANNEL,
         "own_numbers": own == "1",
         "started": int(started) / 1000,
         "finished": (int(started) + int(took)) / 1000,
-        "outcome": outcome,
+        "outcome": outcome or _OUTCOME,
         "message_id": message_id,
         "error_class": klass,
         "error_code": code,
         "cost": float(cost) if cost else None,
-        "fallback": more[0] if more and more[0] else None,
+        "fallback": fallback or None,
     }
 
 

@@ -13,10 +13,7 @@ from .store import STATUS_NAMES
 
 def destination(fields: dict[str, str]) -> phone.Destination:
     """A stored verification's destination, as it was parsed when the code was asked for."""
-    kind = phone.KINDS.get(fields.get("k", ""))
-    if kind is None and fields["to"].startswith("+"):
-        kind = phone.kind_of(fields["to"])  # stored before the kind was kept
-    return phone.Destination(fields["to"], fields.get("cc", ""), kind)
+    return phone.Destination(fields["to"], fields["cc"], phone.KINDS.get(fields.get("k", "")))
 
 
 def masked(fields: dict[str, str]) -> str:
@@ -64,7 +61,7 @@ def describe(
     return {
         **public(verification_id, state, fields),
         "purpose": fields["pu"],
-        "country": fields.get("cc") or None,
+        "country": fields["cc"] or None,
         "expires_at": int(time.time()) + int(fields["ttl"]),
         "sends": int(fields["n"]),
         "attempts": attempts(fields),

@@ -7,10 +7,12 @@ from importlib import resources
 from typing import Any
 
 from app.batch import Batch
+from app.delivery import phone
 
 from .codes import VerificationRef
 
-# Hash fields of a verification (short names keep pending verifications small).
+# Hash fields of a verification (short names, and no field that holds its default or what the
+# destination tells, keep pending verifications small).
 STATUS_NAMES = {
     "p": "pending",
     "a": "approved",
@@ -18,6 +20,34 @@ STATUS_NAMES = {
     "f": "failed",
     "x": "too_many_attempts",
 }
+
+
+# What a field a verification's hash leaves out holds: the status (pending), the first handle's
+# wrong tries, the sends, the channel, the purpose and the locale. Hashes written before kept
+# them all, and read the same.
+DEFAULTS = {"s": "p", "w": "0", "n": "1", "c": "sms", "pu": "login", "lo": "en"}
+
+
+def _told(to: str) -> dict[str, str]:
+    """What a destination tells of its verification: a number's country, the first one of its
+    calling code (its kind, mobile, unless the hash says otherwise); an address has none."""
+    if not to.startswith("+"):
+        return {"cc": ""}
+    return {"cc": phone.calling_country(to), "k": phone.KIND_CODES["mobile"]}
+
+
+def _stored(fields: dict[str, str]) -> dict[str, str]:
+    """The fields of a new verification as its hash keeps them: none that holds its default
+    or what its destination tells."""
+    implied = {**DEFAULTS, **_told(fields["to"])}
+    return {name: value for name, value in fields.items() if implied.get(name) != value}
+
+
+def _complete(fields: dict[str, str]) -> dict[str, str]:
+    """A verification's fields as its hash keeps them (an empty value as absent), with those
+    it leaves out filled in: the one place that reads what `stored` leaves out."""
+    kept = {name: value for name, value in fields.items() if value}
+    return {**DEFAULTS, **_told(fields["to"]), **kept}
 
 
 def _script_source(name: str) -> str:
@@ -78,7 +108,9 @@ class Checked:
 
 def _checked(reply: list[Any]) -> Checked:
     if reply[0] == "approved":
-        return Checked("approved", 0, *reply[1:6])
+        root, to, purpose, attempts, country = reply[1:6]
+        fields = _complete({"to": to, "pu": purpose, "cc": country})
+        return Checked("approved", 0, root, to, fields["pu"], attempts, fields["cc"])
     if reply[0] == "invalid_code":
         return Checked("invalid_code", int(reply[1]))
     return Checked(reply[0])
@@ -110,7 +142,7 @@ class Store:
         limits = self.limits
         args: list[Any] = [ref.rand, digest, now, limits.ttl, limits.resend_cooldown]
         args += [limits.phone_hourly, limits.phone_daily, limits.max_sends, fields["c"]]
-        for name, value in fields.items():
+        for name, value in _stored(fields).items():
             args += [name, value]
         reply = self._run("create", [ref.key, ref.quota_key], args)
         return _sent(reply, limits.resend_cooldown)
@@ -164,7 +196,7 @@ class Store:
         """Record a delivery report: the verification's country when the report is new, None
         when it was seen before or the verification is gone."""
         reply = self._run("receipt", [ref.key], [ref.rand, message_id, status, code])
-        return str(reply[1]) if reply[0] == "new" else None
+        return _complete({"to": reply[2], "cc": reply[1]})["cc"] if reply[0] == "new" else None
 
     def load(self, ref: VerificationRef, any_rand: bool = False) -> dict[str, str] | None:
         """The verification's fields (without the digest) and its seconds to live under
@@ -175,6 +207,6 @@ class Store:
         raw, ttl = pipe.execute()
         if not raw or not (any_rand or ref.rand.encode() in raw or _text(raw[b"r"]) == ref.rand):
             return None
-        fields = {_text(k): _text(v) for k, v in raw.items() if k != b"h"}
+        fields = _complete({_text(k): _text(v) for k, v in raw.items() if k != b"h"})
         fields["ttl"] = str(max(0, ttl))
         return fields

@@ -1,22 +1,39 @@
 -- Shared by create.lua and resend.lua: the destination's send counters, and a send of a
 -- pending verification's code again.
--- The quota hash holds hb/hc (hour bucket, count) and db/dc (day bucket, count).
+-- The quota key holds one integer, (dc * dc + hc) * 24 + h: dc sends in the day, hc of them in
+-- hour h of the day (that of the last send; hc <= dc, so dc * dc + hc names the pair). Redis
+-- keeps an integer in the key's own object (and one below 10,000 in a shared one). The key
+-- expires when the day ends, so what it holds is always the day's.
 
--- Returns 0, hour bucket, hour count, day bucket, day count when a send is allowed,
--- or the seconds until the exhausted window ends.
-local function quota_check(key, now, hourly, daily)
-  local q = redis.call('HMGET', key, 'hb', 'hc', 'db', 'dc')
-  local hb, db = math.floor(now / 3600), math.floor(now / 86400)
-  local hc = (tonumber(q[1]) == hb) and tonumber(q[2]) or 0
-  local dc = (tonumber(q[3]) == db) and tonumber(q[4]) or 0
-  if dc >= daily then return (db + 1) * 86400 - now end
-  if hc >= hourly then return (hb + 1) * 3600 - now end
-  return 0, hb, hc, db, dc
+-- The current day's end (unix s), and the hour of the day.
+local function day_end(now)
+  return (math.floor(now / 86400) + 1) * 86400, math.floor(now / 3600) % 24
 end
 
-local function quota_take(key, hb, hc, db, dc)
-  redis.call('HSET', key, 'hb', hb, 'hc', hc + 1, 'db', db, 'dc', dc + 1)
-  redis.call('EXPIRE', key, 86400)
+-- Returns 0, hour count, day count when a send is allowed, or the seconds until the
+-- exhausted window ends.
+local function quota_check(key, now, hourly, daily)
+  local ends, hour = day_end(now)
+  local hc, dc = 0, 0
+  local q = redis.pcall('GET', key)
+  if type(q) == 'table' and q.err then
+    -- Counters written before as a hash: hour and day buckets (hb, db) and counts (hc, dc).
+    q = redis.call('HMGET', key, 'hb', 'hc', 'db', 'dc')
+    hc = (tonumber(q[1]) == math.floor(now / 3600)) and tonumber(q[2]) or 0
+    dc = (tonumber(q[3]) == math.floor(now / 86400)) and tonumber(q[4]) or 0
+  elseif q then
+    local pair = math.floor(tonumber(q) / 24)
+    dc = math.floor(math.sqrt(pair))
+    if tonumber(q) % 24 == hour then hc = pair - dc * dc end
+  end
+  if dc >= daily then return ends - now end
+  if hc >= hourly then return (math.floor(now / 3600) + 1) * 3600 - now end
+  return 0, hc, dc
+end
+
+local function quota_take(key, now, hc, dc)
+  local ends, hour = day_end(now)
+  redis.call('SET', key, ((dc + 1) * (dc + 1) + hc + 1) * 24 + hour, 'EX', ends - now)
 end
 
 -- Send the pending verification in `key` again, after a cooldown that doubles each time.
@@ -25,16 +42,16 @@ end
 --       | {'cooldown', wait} | {'max_sends', seconds left} | {'limited', wait}
 local function resend(key, qkey, now, base, max_sends, hourly, daily, channel, handle)
   local v = redis.call('HMGET', key, 'r', 'n', 'nx', 'at', 'hn')
-  local sends, next_at = tonumber(v[2]), tonumber(v[3])
+  local sends, next_at = tonumber(v[2]) or 1, tonumber(v[3])
   if sends >= max_sends then return {'max_sends', redis.call('TTL', key)} end
   if now < next_at then return {'cooldown', next_at - now} end
-  local wait, hb, hc, db, dc = quota_check(qkey, now, hourly, daily)
+  local wait, hc, dc = quota_check(qkey, now, hourly, daily)
   if wait > 0 then return {'limited', wait} end
   local cooldown = base * 2 ^ sends
   redis.call('HSET', key, 'n', sends + 1, 'nx', now + cooldown, 'c', channel)
   if handle ~= '' then
     redis.call('HSET', key, handle, 0, 'hn', (tonumber(v[5]) or 1) + 1)
   end
-  quota_take(qkey, hb, hc, db, dc)
+  quota_take(qkey, now, hc, dc)
   return {'resent', v[1], sends + 1, cooldown, v[4] or ''}
 end

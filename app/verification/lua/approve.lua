@@ -1,11 +1,12 @@
 -- Approve a pending verification without a code: a trusted backend's own decision (the
 -- Twilio Verify compatible API's Status=approved), named by any of its handles.
 -- KEYS[1]  verification hash   ARGV[1] the handle's rand
--- Returns {'approved', root rand, to, purpose, attempt lines, country} | {'not_found'}
+-- Returns {'approved', root rand, to, purpose, attempt lines, country} (as verify.lua does)
+--       | {'not_found'}
 local v = redis.call('HMGET', KEYS[1], 's', 'r', 'to', 'pu', 'at', 'cc')
-if v[1] ~= 'p' then return {'not_found'} end
+if not v[2] or (v[1] or 'p') ~= 'p' then return {'not_found'} end
 if v[2] ~= ARGV[1] and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   return {'not_found'}
 end
 redis.call('HSET', KEYS[1], 's', 'a')
-return {'approved', v[2], v[3], v[4], v[5] or '', v[6] or ''}
+return {'approved', v[2], v[3], v[4] or '', v[5] or '', v[6] or ''}

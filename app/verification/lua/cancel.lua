@@ -3,7 +3,7 @@
 -- Returns the verification's first handle (rand) when it was pending and is now cancelled,
 -- false otherwise.
 local v = redis.call('HMGET', KEYS[1], 's', 'r')
-if v[1] ~= 'p' then return false end
+if not v[2] or (v[1] or 'p') ~= 'p' then return false end
 if v[2] ~= ARGV[1] and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], 's', 'c')
 return v[2]

@@ -8,7 +8,7 @@ local key = KEYS[1]
 if redis.call('HGET', key, 'r') ~= ARGV[1] then return 0 end
 redis.call('HSET', key, 'at', (redis.call('HGET', key, 'at') or '') .. ARGV[2])
 redis.call('HDEL', key, 'af')
-if ARGV[3] ~= '' and redis.call('HGET', key, 's') == 'p' then
+if ARGV[3] ~= '' and (redis.call('HGET', key, 's') or 'p') == 'p' then
   redis.call('HSET', key, 's', ARGV[3])
 end
 return 1

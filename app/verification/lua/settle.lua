@@ -6,7 +6,7 @@
 local key = KEYS[1]
 local v = redis.call('HMGET', key, 'r', 'af', 'at')
 if v[1] ~= ARGV[1] or not v[2] then return 0 end
-local line = string.gsub(v[2], '|sending|', '|unconfirmed|', 1)
+local line = string.gsub(v[2], '|sending([|\n])', '|unconfirmed%1', 1)
 redis.call('HSET', key, 'at', (v[3] or '') .. line)
 redis.call('HDEL', key, 'af')
 return 1
