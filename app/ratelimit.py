@@ -13,6 +13,7 @@ from the environment by their own names (app/settings.py RATELIMIT_SETTINGS).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 from urllib.parse import urlparse
@@ -62,7 +63,7 @@ def init_app(app: Flask, redis_url: str, client: Any) -> Limiter:
         key_prefix=app.config.get("RATELIMIT_KEY_PREFIX", keys.prefix()),
         header_name_mapping=HEADER_NAMES,
         application_limits=[
-            ApplicationLimit(
+            _Budget(
                 getattr(settings, attribute), scope=budget, exempt_when=partial(_exempt, budget)
             )
             for budget, attribute in budgets.items()
@@ -71,6 +72,17 @@ def init_app(app: Flask, redis_url: str, client: Any) -> Limiter:
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, lambda _: _refused(limiter))
     return limiter
+
+
+class _Budget(ApplicationLimit):
+    """An application limit whose rate-limit text is parsed once: flask-limiter otherwise
+    parses it, and builds the limits it checks from it, on every request."""
+
+    def __iter__(self) -> Iterator[Any]:
+        built: list[Any] | None = self.__dict__.get("built")
+        if built is None:
+            built = self.__dict__["built"] = list(super().__iter__())
+        return iter(built)
 
 
 def _exempt(budget: str) -> bool:
