@@ -17,10 +17,13 @@ _cpus = runpy.run_path(str(_app_dir / "cpus.py"))
 _masking = runpy.run_path(str(_app_dir / "masking.py"))
 
 bind = os.environ.get("OTP_BIND", "0.0.0.0:8000")
-# Two per CPU this process may use (its affinity and cgroup quota, not the host's count).
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cpus["usable"]()))
+# One per CPU this process may use (its affinity and cgroup quota, not the host's count), 8
+# threads each: measured on 2 CPUs (bench/README.md), the least CPU per request and the most
+# verifies a second of the layouts tried (4 x 4, 4 x 2, 2 x 4, 2 x 8 threads, 8 sync workers),
+# and 16 requests in flight for sends that wait on a provider.
+workers = int(os.environ.get("WEB_CONCURRENCY", _cpus["usable"]()))
 worker_class = "gthread"
-threads = int(os.environ.get("OTP_THREADS", "4"))
+threads = int(os.environ.get("OTP_THREADS", "8"))
 timeout = 30
 # On SIGTERM a worker stops accepting and finishes its in-flight requests within this time.
 graceful_timeout = 25

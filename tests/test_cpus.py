@@ -84,7 +84,7 @@ def test_usable_is_the_quota_rounded_up_within_the_affinity(tmp_path: Path) -> N
     assert cpus.usable(proc, root) == AFFINITY
 
 
-def test_gunicorn_defaults_to_two_workers_per_usable_cpu(tmp_path: Path) -> None:
+def test_gunicorn_defaults_to_one_worker_per_usable_cpu(tmp_path: Path) -> None:
     """Read in a fresh interpreter, as gunicorn's master does, without importing the service
     (which would load prometheus_client before its multiprocess directory is set)."""
     script = (
@@ -97,4 +97,4 @@ def test_gunicorn_defaults_to_two_workers_per_usable_cpu(tmp_path: Path) -> None
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, check=True
     )
-    assert json.loads(out.stdout) == [2 * cpus.usable(), False, False]
+    assert json.loads(out.stdout) == [cpus.usable(), False, False]
