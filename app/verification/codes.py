@@ -23,7 +23,9 @@ _ALPHABET = set("abcdefghijklmnopqrstuvwxyz234567")
 
 
 def _b32(raw: bytes, length: int) -> str:
-    return base64.b32encode(raw).decode().lower()[:length]
+    """The first `length` base32 characters of `raw`: only the bytes they encode are encoded
+    (each character holds 5 bits)."""
+    return base64.b32encode(raw[: (length * 5 + 7) // 8]).decode().lower()[:length]
 
 
 def hotp(key: bytes, counter: int, digits: int) -> str:
