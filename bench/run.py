@@ -66,6 +66,8 @@ WRONG_TRIES = 4  # the fifth wrong code would burn the verification (OTP_MAX_ATT
 RANGES = "1279"  # +4915<digit>: the numbers POST /otp/request sends to, one range per version
 CORRECT_SHARE = 0.8  # of the pool; the rest takes WRONG_TRIES wrong codes each
 HIGH_LIMITS = {
+    # The longest lifetime allowed: the verifications made first must outlive the whole run.
+    "OTP_TTL": "600",
     "OTP_LIMIT_IP_REQUEST": "1000000000/minute",
     "OTP_LIMIT_IP_VERIFY": "1000000000/minute",
     "OTP_LIMIT_PHONE_HOURLY": "1000000",
