@@ -1,4 +1,4 @@
-"""The benchmark of the service against a bare Flask app, in one command (under 3 minutes).
+"""The benchmark of the service against a bare Flask app, in one command (under 10 minutes).
 
 Run: .venv/bin/python bench/run.py [--duration 12] [--redis-url redis://127.0.0.1:6379/13]
 Both apps run under gunicorn with the same settings, on 127.0.0.1, against the same Redis (by
