@@ -91,7 +91,8 @@ def test_a_verification_written_before_shows_and_verifies(client: FlaskClient) -
     verification_id = _write_before(client.application, PHONE, {"cc": "DE", "k": "m"})
     shown = status(client, verification_id)
     assert (shown["status"], shown["channel"], shown["purpose"]) == ("pending", "sms", "login")
-    assert (shown["country"], shown["sends"], shown["resend_after"]) == ("DE", 1, 30)
+    assert (shown["country"], shown["sends"]) == ("DE", 1)
+    assert shown["resend_after"] in {29, 30}  # a second may begin between write and read
     assert shown["attempts"][0]["message_id"] == "console-66e33bcf"
     assert shown["attempts"][0]["error_class"] == ""
     wrong = client.post("/otp/verify", json={"id": verification_id, "code": "000000"})
