@@ -200,7 +200,7 @@ def main() -> None:
     dead = victim(url)
     with tempfile.TemporaryDirectory(prefix="otp-failover-") as scratch, gateway() as sends:
         env, secret = service_env(url, sends, Path(scratch))
-        gunicorn = argparse.Namespace(workers=2, worker_threads=4)
+        gunicorn = argparse.Namespace(workers=2, worker_class="gthread", worker_threads=4)
         with serve(gunicorn, "service", ["wsgi:app"], env, Path(scratch)) as server:
             traffic = Traffic(server.base, secret, timeout=2 * SEND_TIMEOUT)
             killed = drive(traffic, args.clients, dead)

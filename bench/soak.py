@@ -99,7 +99,7 @@ def main() -> None:
         del os.environ[name]  # development mode with the embedded Redis, nothing inherited
     secret = secrets.token_urlsafe(32)
     env = {"OTP_ENV": "development", "OTP_SECRET": secret, "OTP_SIGNING_KEY": generate_pem()}
-    gunicorn = argparse.Namespace(workers=2, worker_threads=4)
+    gunicorn = argparse.Namespace(workers=2, worker_class="gthread", worker_threads=4)
     with (
         tempfile.TemporaryDirectory(prefix="otp-soak-") as scratch,
         serve(gunicorn, "service", ["wsgi:app"], {**env, **HIGH_LIMITS}, Path(scratch)) as server,
