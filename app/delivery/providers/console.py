@@ -26,14 +26,11 @@ class Outbox:
         self.client = client
         self.key = keys.key("outbox", "messages")
 
-    def push(self, entry: dict[str, Any], batch: Batch | None = None) -> None:
-        """Keep `entry`, on `batch` if given (sent with it), else at once."""
-        pipe = batch.pipe if batch is not None else self.client.pipeline(transaction=False)
-        pipe.lpush(self.key, json.dumps(entry, separators=(",", ":")))
-        pipe.ltrim(self.key, 0, OUTBOX_SIZE - 1)
-        pipe.expire(self.key, OUTBOX_TTL)
-        if batch is None:
-            pipe.execute()
+    def push(self, entry: dict[str, Any], batch: Batch) -> None:
+        """Keep `entry`, written with the rest of `batch`."""
+        batch.pipe.lpush(self.key, json.dumps(entry, separators=(",", ":")))
+        batch.pipe.ltrim(self.key, 0, OUTBOX_SIZE - 1)
+        batch.pipe.expire(self.key, OUTBOX_TTL)
 
     def messages(self, to: str | None = None) -> list[dict[str, Any]]:
         entries = [json.loads(raw) for raw in self.client.lrange(self.key, 0, -1)]
