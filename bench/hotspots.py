@@ -16,20 +16,12 @@ import contextlib
 import cProfile
 import io
 import pstats
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))
-
-from redis_cost import CONFIG, phone, wrong  # noqa: E402
-
-from app import create_app  # noqa: E402
+from redis_cost import in_process, phone, wrong
 
 # The parts of the code a function is counted in, by a piece of its file's path; first match.
 PARTS = [
@@ -81,11 +73,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir:
-        app = create_app({**CONFIG, "OTP_DATA_DIR": data_dir, "REDIS_URL": args.redis_url})
-        client = app.extensions["otp"].redis
-        client.flushdb()
-        http = app.test_client()
+    with in_process(args.redis_url) as (app, http, client):
         derive = app.extensions["otp"].service.codes.code
         ids: list[str] = []
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):

@@ -79,13 +79,20 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
+    with in_process(args.redis_url) as (app, http, client):
+        print(json.dumps(measure(app, http, client, args.count)))
+
+
+@contextlib.contextmanager
+def in_process(redis_url: str) -> Iterator[tuple[Any, Any, Any]]:
+    """The service as the benchmark configures it, its test client and its Redis client (the
+    database emptied first); an embedded Redis in a temporary directory when `redis_url` is
+    empty."""
     with tempfile.TemporaryDirectory() as data_dir:
-        app = create_app({**CONFIG, "OTP_DATA_DIR": data_dir, "REDIS_URL": args.redis_url})
+        app = create_app({**CONFIG, "OTP_DATA_DIR": data_dir, "REDIS_URL": redis_url})
         client = app.extensions["otp"].redis
         client.flushdb()
-        http = app.test_client()
-        results = measure(app, http, client, args.count)
-        print(json.dumps(results))
+        yield app, app.test_client(), client
 
 
 def measure(app: Any, http: Any, client: Any, count: int) -> dict[str, Any]:
