@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from importlib import resources
 from typing import Any
 
 from flask import Response, current_app, g, request
 
+from app import luascripts
 from app.errors import ApiError, envelope
 from app.verification.codes import VerificationRef
 
@@ -31,8 +31,7 @@ class Records:
         self.client = client
         self.ttl = ttl
         self.in_progress_ttl = in_progress_ttl
-        source = (resources.files("app.api") / "lua" / "claim.lua").read_text()
-        self._claim = client.register_script(source)
+        self._claim = luascripts.register(client, "app.api", "claim")
 
     def claim(self, key: str, fingerprint: str) -> dict[str, Any] | None:
         """None when this call may run (the key is now held in progress), else the record."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-from app import keys
+from app import keys, luascripts
 from app.batch import Batch
 
 from .config import ConversionSettings, RoutingConfig
@@ -62,8 +61,7 @@ class Conversion:
             if scheduling.strategy == "conversion"
         )
         self.clock = clock
-        source = (resources.files(__package__) / "lua" / "conversion.lua").read_text()
-        self._count = client.register_script(source)
+        self._count = luascripts.register(client, __package__, "conversion")
         self._cache: dict[str, tuple[float, dict[str, tuple[Counts, float]]]] = {}
 
     def tracks(self, country: str) -> bool:

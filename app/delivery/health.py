@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-from app import keys
+from app import keys, luascripts
 from app.batch import Batch
 
 from .providers.base import RECIPIENT_FAILURES
@@ -88,9 +87,8 @@ class Health:
         self.settings = settings
         self.quotas = quotas
         self.cache_seconds = cache_seconds
-        lua = resources.files(__package__) / "lua"
-        self._breaker = client.register_script((lua / "breaker.lua").read_text())
-        self._quota = client.register_script((lua / "quota.lua").read_text())
+        self._breaker = luascripts.register(client, __package__, "breaker")
+        self._quota = luascripts.register(client, __package__, "quota")
         self._cache: dict[str, tuple[float, dict[str, Availability]]] = {}
 
     def snapshot(self, country: str, providers: list[str]) -> dict[str, Availability]:

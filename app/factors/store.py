@@ -12,10 +12,9 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-from app import keys
+from app import keys, luascripts
 from app.batch import Batch
 
 ID_PREFIX = "YF"
@@ -33,12 +32,6 @@ def _b32(raw: bytes, length: int) -> str:
 
 def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _script_source(name: str) -> str:
-    lua = resources.files(__package__) / "lua"
-    prelude = (lua / "_index.lua").read_text() if name != "reseal" else ""
-    return prelude + (lua / f"{name}.lua").read_text()
 
 
 @dataclass(frozen=True)
@@ -132,7 +125,7 @@ class FactorStore:
     def __init__(self, client: Any) -> None:
         self.client = client
         self._scripts = {
-            name: client.register_script(_script_source(name))
+            name: luascripts.register(client, __package__, name)
             for name in ("enrol", "check", "delete", "reseal")
         }
 

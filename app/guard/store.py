@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
+from app import luascripts
 from app.batch import Batch
 
 from . import keys
@@ -14,12 +14,6 @@ from .config import GuardConfig
 HOUR_TTL = 2 * keys.HOUR + 60  # this hour and the last are read
 DAY_TTL = 2 * keys.DAY + 60  # today and yesterday are read
 ADDRESS_DAY_TTL = keys.DAY + 60  # only today is read
-
-
-def _script_source(name: str) -> str:
-    lua = resources.files(__package__) / "lua"
-    prelude = (lua / "_block.lua").read_text() if name in {"check", "address"} else ""
-    return prelude + (lua / f"{name}.lua").read_text()
 
 
 def _text(value: Any) -> str:
@@ -67,7 +61,7 @@ class GuardStore:
         self.client = client
         self.config = config
         self._scripts = {
-            name: client.register_script(_script_source(name))
+            name: luascripts.register(client, __package__, name)
             for name in ("check", "address", "count", "verified", "lift")
         }
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
+from app import luascripts
 from app.batch import Batch
 from app.delivery import phone
 
@@ -48,12 +48,6 @@ def _complete(fields: dict[str, str]) -> dict[str, str]:
     it leaves out filled in: the one place that reads what `stored` leaves out."""
     kept = {name: value for name, value in fields.items() if value}
     return {**DEFAULTS, **_told(fields["to"]), **kept}
-
-
-def _script_source(name: str) -> str:
-    lua = resources.files(__package__) / "lua"
-    prelude = (lua / "_send.lua").read_text() if name in {"create", "resend"} else ""
-    return prelude + (lua / f"{name}.lua").read_text()
 
 
 @dataclass(frozen=True)
@@ -123,7 +117,7 @@ class Store:
         self.client = client
         self.limits = limits
         self._scripts = {
-            name: client.register_script(_script_source(name))
+            name: luascripts.register(client, __package__, name)
             for name in (
                 *("create", "resend", "verify", "approve", "cancel"),
                 *("record", "receipt", "journal", "settle"),

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from importlib import resources
 from typing import Any
 
-from app import keys
+from app import keys, luascripts
 from app.batch import Batch
 
 QUEUE_BOUND = 100_000  # jobs waiting; beyond it the oldest are dropped (and logged)
@@ -40,12 +39,6 @@ class Job:
         return cls(**json.loads(raw))
 
 
-def _script(client: Any, name: str) -> Any:
-    return client.register_script(
-        (resources.files(__package__) / "lua" / f"{name}.lua").read_text()
-    )
-
-
 def _key(name: str) -> str:
     """Every webhook key shares one hash tag: the scripts move jobs between them."""
     return keys.key("wh", "webhooks", name)
@@ -60,7 +53,7 @@ class JobQueue:
         )
         self.expiry_jobs = _key("expiry-jobs")
         self._emit, self._schedule, self._due = (
-            _script(client, name) for name in ("emit", "schedule", "due")
+            luascripts.register(client, __package__, name) for name in ("emit", "schedule", "due")
         )
 
     @staticmethod

@@ -13,12 +13,11 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import resources
 from typing import Any
 
 from redis.exceptions import RedisError
 
-from app import keys
+from app import keys, luascripts
 
 from .base import FailureClass, ProviderError
 
@@ -29,10 +28,6 @@ POLL_SECONDS = 0.05
 
 # A fetch: the new token and its lifetime in seconds.
 Fetch = Callable[[], tuple[str, int]]
-
-
-def _script_source() -> str:
-    return (resources.files("app.delivery") / "lua" / "token.lua").read_text()
 
 
 @contextmanager
@@ -57,7 +52,7 @@ class SharedToken:
         self._kind = kind
         self._fetch = fetch
         self._wait = timeout + 1.0  # one fetch takes at most one request timeout
-        self._store = client.register_script(_script_source())
+        self._store = luascripts.register(client, "app.delivery", "token")
 
     def get(self) -> str:
         """The cached token, or a new one."""

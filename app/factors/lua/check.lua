@@ -1,3 +1,4 @@
+-- uses _index.lua
 -- Check the time step a code matched: the one atomic step that accepts a code, counts a wrong
 -- one, or locks the factor for a cool-down after too many. Only a step later than the last
 -- accepted one is accepted, so a code (or an earlier one) is never good twice.

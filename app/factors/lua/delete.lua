@@ -1,3 +1,4 @@
+-- uses _index.lua
 -- Delete a factor and take it out of its entity's index.
 -- KEYS[1]  the factor's hash          KEYS[2]  the entity's index of factors
 -- ARGV[1]  the factor's rand          ARGV[2]  now (Unix seconds)

@@ -1,3 +1,4 @@
+-- uses _index.lua
 -- Enrol: a new unverified factor, gone unless a correct code confirms it in time.
 -- KEYS[1]  the factor's hash          KEYS[2]  the entity's index of factors
 -- ARGV[1]  the factor's rand          ARGV[2]  entity      ARGV[3]  the sealed secret

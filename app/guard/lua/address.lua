@@ -1,3 +1,4 @@
+-- uses _block.lua
 -- The fraud guard's check of one request from a client address, counted when it passes.
 -- KEYS[1] the address's block   KEYS[2] its history
 -- KEYS[3] its counters this hour   KEYS[4] last hour   KEYS[5] today (s = requests,

@@ -1,3 +1,4 @@
+-- uses _block.lua
 -- The fraud guard's check of one send: its destination's prefix and country, in the one slot
 -- of their calling code. Reads the counters; writes nothing but a block that is due.
 -- KEYS[1] the prefix's block   KEYS[2] its history   KEYS[3] the country's block

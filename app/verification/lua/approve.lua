@@ -1,10 +1,11 @@
+-- uses _pending.lua
 -- Approve a pending verification without a code: a trusted backend's own decision (the
 -- Twilio Verify compatible API's Status=approved), named by any of its handles.
 -- KEYS[1]  verification hash   ARGV[1] the handle's rand
 -- Returns {'approved', root rand, to, purpose, attempt lines, country} (as verify.lua does)
 --       | {'not_found'}
 local v = redis.call('HMGET', KEYS[1], 's', 'r', 'to', 'pu', 'at', 'cc')
-if not v[2] or (v[1] or 'p') ~= 'p' then return {'not_found'} end
+if not pending(v[1], v[2]) then return {'not_found'} end
 if v[2] ~= ARGV[1] and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   return {'not_found'}
 end

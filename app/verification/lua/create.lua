@@ -1,3 +1,5 @@
+-- uses _pending.lua
+-- uses _send.lua
 -- Ask for a code: create a verification, or, when one is pending for the same destination and
 -- purpose, send its code again under a new handle of the caller's own.
 -- KEYS[1]  verification hash   KEYS[2]  the destination's quota key
@@ -7,12 +9,11 @@
 -- ARGV[10..] field, value pairs stored on a new verification (to, and those of c, pu, cc, lo,
 --          k, ah, fn that do not hold their default)
 -- Returns {'created', rand} | what resend() returns (_send.lua) for a pending one
--- A verification is pending while it has no status (s): it is set when it ends ('p' in hashes
--- written before). w (wrong tries of the first handle) absent is 0, n (sends) absent is 1.
+-- w (wrong tries of the first handle) absent is 0, n (sends) absent is 1.
 local key, qkey = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[3])
 local v = redis.call('HMGET', key, 'r', 's')
-if v[1] and (v[2] or 'p') == 'p' then
+if pending(v[2], v[1]) then
   return resend(key, qkey, now, tonumber(ARGV[5]), tonumber(ARGV[8]), tonumber(ARGV[6]),
     tonumber(ARGV[7]), ARGV[9], ARGV[1])
 end

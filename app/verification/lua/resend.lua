@@ -1,3 +1,5 @@
+-- uses _pending.lua
+-- uses _send.lua
 -- Send a pending verification's code again, for a caller holding one of its handles.
 -- KEYS[1]  verification hash   KEYS[2]  the destination's quota key
 -- ARGV[1]  the handle's rand   ARGV[2] now (unix s)   ARGV[3] first cooldown (s)
@@ -8,7 +10,7 @@ local key, qkey = KEYS[1], KEYS[2]
 local v = redis.call('HMGET', key, 's', 'r', 'w')
 local wrong = v[3] or 0
 if ARGV[1] ~= v[2] then wrong = redis.call('HGET', key, ARGV[1]) end
-if not v[2] or (v[1] or 'p') ~= 'p' or not wrong or tonumber(wrong) >= tonumber(ARGV[8]) then
+if not pending(v[1], v[2]) or not wrong or tonumber(wrong) >= tonumber(ARGV[8]) then
   return {'not_found'}
 end
 return resend(key, qkey, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),

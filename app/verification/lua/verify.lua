@@ -1,3 +1,4 @@
+-- uses _pending.lua
 -- Check a code: the one atomic step that approves, or counts a wrong try against a handle.
 -- Every handle of a verification has its own count, so a stranger holding a handle of their
 -- own cannot spend the tries of another's; the verification is burned once all are spent.
@@ -10,7 +11,7 @@
 --       | {'invalid_code', tries left} | {'too_many_attempts'} | {'not_found'}
 local key, allowed = KEYS[1], tonumber(ARGV[3])
 local v = redis.call('HMGET', key, 's', 'r', 'h', 'w', 'to', 'pu', 'at', 'cc', 'hn', 'hb')
-if not v[2] or (v[1] or 'p') ~= 'p' then return {'not_found'} end
+if not pending(v[1], v[2]) then return {'not_found'} end
 local field, wrong = 'w', v[4] or 0
 if ARGV[1] ~= '' and ARGV[1] ~= v[2] then
   field, wrong = ARGV[1], redis.call('HGET', key, ARGV[1])
