@@ -1,7 +1,7 @@
 """Soak: the service at half its measured maximum rate for ten minutes; memory and latency.
 
 Run: .venv/bin/python bench/soak.py [--minutes 10] [--probe 20] [--clients 16]
-Serves the service under gunicorn (gunicorn.conf.py, 2 workers of 4 threads) in development
+Serves the service under gunicorn as it ships (gunicorn.conf.py's own layout) in development
 mode with its embedded Redis, in a scratch directory. First measures the highest rate of
 request + verify pairs for --probe seconds (closed loop, --clients clients), then drives half
 that rate (open loop, a new connection per pair) for --minutes, and prints the RSS of each
@@ -99,7 +99,7 @@ def main() -> None:
         del os.environ[name]  # development mode with the embedded Redis, nothing inherited
     secret = secrets.token_urlsafe(32)
     env = {"OTP_ENV": "development", "OTP_SECRET": secret, "OTP_SIGNING_KEY": generate_pem()}
-    gunicorn = argparse.Namespace(workers=2, worker_class="gthread", worker_threads=4)
+    gunicorn = argparse.Namespace(workers=None, worker_class=None, worker_threads=None)
     with (
         tempfile.TemporaryDirectory(prefix="otp-soak-") as scratch,
         serve(gunicorn, "service", ["wsgi:app"], {**env, **HIGH_LIMITS}, Path(scratch)) as server,
