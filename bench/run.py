@@ -13,8 +13,9 @@ Prints a table and the project's targets, and writes both to bench/results/<UTC 
 `--compare REV` also serves the service as it was at git revision REV (checked out in a
 scratch worktree, same Redis, same settings) and drives its endpoints in the same rounds: a
 change's before and after, each as a ratio to the same hello. `--routing NAME=FILE` also
-serves this revision with that routing file (bench/guard.yaml: the fraud guard on), the same
-way.
+serves this revision with that routing file (bench/guard.yaml: the fraud guard on), and
+`--setting NAME:VAR=VALUE` with that setting (RATELIMIT_ENABLED=false: without flask-limiter),
+the same way.
 Needs wrk: apt-get install -y wrk.
 """
 
@@ -147,20 +148,42 @@ def options() -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=FILE",
-        type=lambda text: tuple(text.split("=", 1)),
+        type=_routing,
         help="also serve this revision with this routing file",
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE",
+        type=_setting,
+        help="also serve this revision with this setting",
+    )
     args = parser.parse_args()
+    args.variants = [*args.routing, *args.setting]
     # Each is one digit of the phone numbers POST /otp/request sends.
     if not 1 <= args.threads <= 10 or not 1 <= args.rounds <= 9:
         parser.error("--threads must be between 1 and 10, --rounds between 1 and 9")
     if args.compare and (args.rounds > 3 or len(args.compare) > 1):
         parser.error("--compare takes one revision, with at most 3 rounds")
-    if len(args.compare) + len(args.routing) >= len(RANGES) or any(
-        len(given) != 2 for given in args.routing
-    ):
-        parser.error(f"at most {len(RANGES) - 1} more versions; --routing takes NAME=FILE")
+    if len(args.compare) + len(args.variants) >= len(RANGES):
+        parser.error(f"at most {len(RANGES) - 1} more versions")
     return args
+
+
+def _routing(text: str) -> tuple[str, dict[str, str]]:
+    name, _, path = text.partition("=")
+    if not name or not path:
+        raise argparse.ArgumentTypeError("NAME=FILE")
+    return name, {"OTP_ROUTING_FILE": str(Path(path).resolve())}
+
+
+def _setting(text: str) -> tuple[str, dict[str, str]]:
+    name, _, assignment = text.partition(":")
+    variable, equals, value = assignment.partition("=")
+    if not name or not variable or not equals:
+        raise argparse.ArgumentTypeError("NAME:VAR=VALUE")
+    return name, {variable: value}
 
 
 def main() -> None:
@@ -224,7 +247,14 @@ def service_env(url: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace, url: str, client: Any, scratch: Path) -> dict[str, Any]:
     env = service_env(url)
+    variants = [(name, {**env, **overrides}) for name, overrides in args.variants]
+    # Counted before any pool is made: each count empties the database when it is done.
     trips = round_trips(env, scratch / "inprocess.log")
+    for name, varied in variants:
+        trips += [
+            {**trip, "endpoint": f"{trip['endpoint']} +{name}"}
+            for trip in round_trips(varied, scratch / "inprocess.log")
+        ]
     memory, pools = pending_pool(args.pending, env, client, scratch, ["otp"])
     hello_app = ["--pythonpath", str(BENCH), "hello:app"]
     with contextlib.ExitStack() as stack:
@@ -240,15 +270,10 @@ def run(args: argparse.Namespace, url: str, client: Any, scratch: Path) -> dict[
             server = servers[f"otp@{rev}"] = stack.enter_context(served)
             # Its own verifications, made by its own code, on numbers of its own.
             pools[f"otp@{rev}"] = http_pool(server.base, args.pending // 4, env, scratch, n)
-        for n, (name, path) in enumerate(args.routing, 1 + len(args.compare)):
-            routed = {**env, "OTP_ROUTING_FILE": str(Path(path).resolve())}
-            trips += [
-                {**trip, "endpoint": f"{trip['endpoint']} +{name}"}
-                for trip in round_trips(routed, scratch / "inprocess.log")
-            ]
-            served = serve(args, f"service-{name}", ["wsgi:app"], routed, scratch)
+        for n, (name, varied) in enumerate(variants, 1 + len(args.compare)):
+            served = serve(args, f"service-{name}", ["wsgi:app"], varied, scratch)
             server = servers[f"otp+{name}"] = stack.enter_context(served)
-            pools[f"otp+{name}"] = http_pool(server.base, args.pending // 4, routed, scratch, n)
+            pools[f"otp+{name}"] = http_pool(server.base, args.pending // 4, varied, scratch, n)
         measured = endpoints(pools)
         results = drive(args, servers, measured)
     return {
