@@ -17,6 +17,10 @@ from contextvars import ContextVar
 _PHONE = re.compile(r"(?:\+|%2[Bb])\d{6,15}(?!\d)|(?<![\d.:])\d{8,15}(?![\d.])")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-]+?)(@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _KEPT_OUT: ContextVar[tuple[str, ...]] = ContextVar("kept_out", default=())
+# A request or job has a code or two in hand. Work done outside any (a script calling the
+# service in process, a thread with no `begin`) keeps only its latest codes, so what is kept
+# never grows with the work done, nor does the cost of masking a line.
+KEPT_AT_MOST = 16
 
 
 def mask_number(number: str) -> str:
@@ -45,8 +49,11 @@ def begin() -> None:
 
 
 def keep_out(secret: str) -> None:
-    """Mask `secret` (a code) in every line logged until the next `begin` in this context."""
-    _KEPT_OUT.set((*_KEPT_OUT.get(), secret))
+    """Mask `secret` (a code) in every line logged until the next `begin` in this context
+    (or until KEPT_AT_MOST later codes were kept)."""
+    kept = _KEPT_OUT.get()
+    if secret not in kept:
+        _KEPT_OUT.set((*kept[1 - KEPT_AT_MOST :], secret))
 
 
 def mask_text(text: str) -> str:

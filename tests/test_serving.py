@@ -127,6 +127,20 @@ def test_masking_keeps_ports_and_pids_and_hides_numbers_and_codes() -> None:
     assert "482913" in masking.mask_text("482913")  # another request's text
 
 
+def test_codes_kept_out_without_a_request_stay_few() -> None:
+    """Codes derived outside any request (no `begin`) are kept up to a bound: masking a line
+    costs the same after 10,000 of them, and the latest are still masked."""
+    masking.begin()
+    codes = [f"{n:06d}" for n in range(10_000)]
+    for code in codes:
+        masking.keep_out(code)
+        masking.keep_out(code)  # a code derived twice is kept once
+    line = masking.mask_text(" ".join(codes[-masking.KEPT_AT_MOST :]))
+    assert set(line) == {"*", " "}
+    assert masking.mask_text(codes[-masking.KEPT_AT_MOST - 1]) == codes[-masking.KEPT_AT_MOST - 1]
+    masking.begin()
+
+
 def _stop_gunicorn(log: Path) -> None:
     """SIGTERM the gunicorn master that writes `log`, and wait for its last line."""
     master = _master_pid(log)
