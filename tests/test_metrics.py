@@ -92,6 +92,17 @@ def test_requests_are_timed_even_when_a_limit_refuses_them(make_app: Callable[..
     assert sample(text, "otp_redis_up") == 1
 
 
+def test_a_method_the_client_makes_up_adds_no_series(client: FlaskClient) -> None:
+    for n in range(20):
+        assert client.open("/otp/verify", method=f"ZZ{n:02d}X").status_code == 405
+    text = metrics_text(client)
+    methods = set(re.findall(r'otp_http_requests_total\{[^}]*method="([^"]*)"', text))
+    assert "other" in methods
+    assert not [method for method in methods if method.startswith("ZZ")]
+    other = {"endpoint": "unmatched", "method": "other", "status": "405"}
+    assert sample(text, "otp_http_requests_total", **other) == 20
+
+
 def test_delivery_and_verification_import_only_the_metric_families() -> None:
     families = ROOT / "app" / "metrics" / "families.py"
     assert not [name for name in _imports(families) if name.startswith("app")]

@@ -24,6 +24,9 @@ from app.delivery.health import CLOSED, HALF_OPEN, OPEN, Health
 from .families import HTTP_DURATION, HTTP_REQUESTS
 
 _STATES = (CLOSED, HALF_OPEN, OPEN)
+# The methods a label may name; any other a client sends (gunicorn takes any upper-case token)
+# is counted as "other", so that no caller can add series at will.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def init_app(app: Flask) -> None:
@@ -38,10 +41,11 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def count(response: Response) -> Response:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        HTTP_REQUESTS.labels(endpoint, request.method, response.status_code).inc()
+        method = request.method if request.method in _METHODS else "other"
+        HTTP_REQUESTS.labels(endpoint, method, response.status_code).inc()
         started = g.get("metrics_started")
         if started is not None:
-            HTTP_DURATION.labels(endpoint, request.method).observe(time.perf_counter() - started)
+            HTTP_DURATION.labels(endpoint, method).observe(time.perf_counter() - started)
         return response
 
 
