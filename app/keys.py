@@ -8,6 +8,7 @@ key's Redis Cluster hash tag: keys one script touches share it, so they share a 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 DEFAULT_PREFIX = "otp"
@@ -38,3 +39,17 @@ def pattern(*parts: str) -> str:
 def queue(name: str) -> str:
     """A queue's name (RQ keeps its own key names under it)."""
     return f"{_prefix}-{name}"
+
+
+def client_address(ip: str | None) -> str | None:
+    """The address a client is counted under, by the per-IP limits and the fraud guard: an
+    IPv4 address (an IPv4-mapped IPv6 one as its IPv4), or an IPv6 address's /64, one
+    subscriber's share, which a client can walk through at will; None for no address or one
+    that cannot be read."""
+    try:
+        parsed = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(getattr(parsed, "ipv4_mapped", None) or parsed)

@@ -30,6 +30,25 @@ def test_ip_limit_on_verify(make_app: Callable[..., Flask]) -> None:
     assert [client.post("/otp/verify", json=body).status_code for _ in range(3)] == [404, 404, 429]
 
 
+def test_an_ipv6_client_is_limited_by_its_64_whichever_address_it_takes(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = make_app(OTP_LIMIT_IP_VERIFY="2/minute").test_client()
+    body = {"id": "a" * 30, "code": "123456"}
+
+    def verify_from(address: str) -> int:
+        answer = client.post("/otp/verify", json=body, environ_base={"REMOTE_ADDR": address})
+        return answer.status_code
+
+    own = ["2001:db8:0:7::1", "2001:db8:0:7::2", "2001:db8:0:7:ffff::9"]
+    assert [verify_from(address) for address in own] == [404, 404, 429]
+    assert verify_from("2001:db8:0:8::1") == 404  # the next /64: another subscriber
+    # An IPv4 address counts alone, the same whether it comes as itself or IPv4-mapped.
+    assert [verify_from("203.0.113.7"), verify_from("::ffff:203.0.113.7")] == [404, 404]
+    assert verify_from("203.0.113.7") == 429
+    assert verify_from("203.0.113.8") == 404
+
+
 def test_forwarded_for_is_ignored_without_trusted_proxies(make_app: Callable[..., Flask]) -> None:
     client = make_app(OTP_LIMIT_IP_REQUEST="2/minute").test_client()
     statuses = [

@@ -18,6 +18,7 @@ from typing import Any
 
 from app.batch import Batch
 from app.errors import ApiError
+from app.keys import client_address
 from app.metrics import families as metrics
 from app.webhooks import Webhooks
 
@@ -96,7 +97,7 @@ class Guard:
         code = keys.calling_code(to)
         if code is None or to.startswith(self.config.safe_list):
             return None
-        ip = None if caller.trusted else keys.client_address(caller.ip)
+        ip = None if caller.trusted else client_address(caller.ip)
         return Send(keys.prefix_of(to, self.config.prefix_digits), country, code, ip)
 
     def _challenge(self, check: BotCheck, caller: Caller, reason: str) -> None:
@@ -216,7 +217,7 @@ def _normal(scope: str, value: str) -> str:
 def _address(value: str) -> str | None:
     """An address, or the /64 an IPv6 block is filed under."""
     if "/" not in value:
-        return keys.client_address(value)
+        return client_address(value)
     try:
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError:

@@ -8,8 +8,6 @@ slot. Each client address has a tag of its own. No key is global.
 
 from __future__ import annotations
 
-import ipaddress
-
 import phonenumbers
 
 from app import keys
@@ -44,18 +42,6 @@ def country_calling_code(country: str) -> str | None:
 def prefix_of(number: str, dropped: int) -> str:
     """The number without its last `dropped` digits: the range a pumping bot walks through."""
     return number[: len(number) - dropped] if dropped else number
-
-
-def client_address(ip: str | None) -> str | None:
-    """The address a client is counted under: an IPv4 address, or an IPv6 address's /64
-    (one subscriber's share); None for no address or one that cannot be read."""
-    try:
-        parsed = ipaddress.ip_address(ip or "")
-    except ValueError:
-        return None
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
-        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
-    return str(getattr(parsed, "ipv4_mapped", None) or parsed)
 
 
 def windows(now: float) -> tuple[int, int]:
