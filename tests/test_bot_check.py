@@ -113,12 +113,12 @@ def test_a_token_passes_or_the_answer_asks_for_the_challenge(
 def test_an_unreachable_siteverify_fails_open_or_closed(
     checked: Callable[..., Flask], httpserver: HTTPServer, on_error: str, status: int
 ) -> None:
-    slow = Siteverify(ANSWERS, 0.5)
+    slow = Siteverify(ANSWERS, 1.0)
     httpserver.expect_request("/siteverify").respond_with_handler(slow)
     client = checked(on_error=on_error, timeout=0.1).test_client()
     started = time.monotonic()
     answer = ask(client, in_prefix(1), ip=CLIENT, captcha_token="good")
-    assert time.monotonic() - started < 0.45
+    assert time.monotonic() - started < 0.8  # the 0.1 s timeout, not the stand-in's second
     assert answer.status_code == status
     if status == 428:
         assert answer.get_json()["error"]["details"]["failed"] == "unreachable"

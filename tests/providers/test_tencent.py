@@ -277,7 +277,7 @@ def test_timeout_is_transient(httpserver: HTTPServer) -> None:
         error = send_failure(httpserver)
 
     assert (error.failure, error.provider_code) == (FailureClass.TRANSIENT, "ClientNetworkError")
-    assert stall.seconds < 0.75
+    assert stall.seconds < 1.5  # the timeout, not the stand-in's 2 s hold
 
 
 def test_purpose_without_template_is_route(httpserver: HTTPServer) -> None:

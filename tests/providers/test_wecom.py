@@ -146,7 +146,7 @@ def test_timeout_is_transient(
     with stalled(httpserver, "/cgi-bin/user/getuserid", late) as stall:
         raised = expect_failure(provider(httpserver, redis_client, 0.2), wechat_message())
     assert raised.failure is FailureClass.TRANSIENT
-    assert stall.seconds < 0.75
+    assert stall.seconds < 1.5  # the timeout, not the stand-in's 2 s hold
 
 
 def test_connection_refused_is_transient(httpserver: HTTPServer, redis_client: redis.Redis) -> None:
