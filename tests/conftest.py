@@ -22,6 +22,7 @@ import redis
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from pytest_httpserver import HTTPServer
 from redis.cluster import RedisCluster
 
 from app import create_app, storage
@@ -149,6 +150,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_logged(server: HTTPServer, count: int, timeout: float = 3) -> None:
+    """Wait (at most `timeout` seconds) until the stand-in has answered `count` requests: an
+    answer it gives after its test ends is logged in the next test's time."""
+    deadline = time.monotonic() + timeout
+    while len(server.log) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def gunicorn_command(port: int, *args: str) -> list[str]:

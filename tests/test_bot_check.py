@@ -13,7 +13,7 @@ from flask import Flask
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from .conftest import TRUSTED
+from .conftest import TRUSTED, wait_logged
 from .guard_helpers import QUIET_GUARD, Clock, ask, in_prefix, merged, routing, with_clock
 
 SECRET = "0x4AAAAAAAsiteverify-secret"
@@ -122,11 +122,7 @@ def test_an_unreachable_siteverify_fails_open_or_closed(
     assert answer.status_code == status
     if status == 428:
         assert answer.get_json()["error"]["details"]["failed"] == "unreachable"
-    # The stand-in still holds the call the service gave up on: let it answer here, or it is
-    # logged in the next test's time, as a call that test made.
-    deadline = time.monotonic() + 5
-    while len(httpserver.log) < slow.asked and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_logged(httpserver, slow.asked)  # the call the service gave up on
     assert len(httpserver.log) == slow.asked == 1
 
 

@@ -27,7 +27,7 @@ from app.routing_file import RoutingError
 from app.webhooks import EVENTS, Endpoint, Webhooks
 from app.webhooks.sender import SILENT_SECONDS
 
-from .conftest import outbox_code
+from .conftest import outbox_code, wait_logged
 
 WEBHOOKS_DOC = Path(__file__).parents[1] / "docs" / "webhooks.md"
 HEADING = "Verifying a webhook"
@@ -330,10 +330,8 @@ def test_the_sender_thread_starts_on_first_emit_and_stops_after_its_post(
     assert redis_client.zcard("otp:{wh}:webhooks:senders") == 0
 
 
-def wait_for_posts(server: HTTPServer, count: int, timeout: float = 3) -> list[Request]:
-    deadline = time.monotonic() + timeout
-    while len(server.log) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
+def wait_for_posts(server: HTTPServer, count: int) -> list[Request]:
+    wait_logged(server, count)
     return requests_of(server)
 
 

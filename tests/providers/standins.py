@@ -23,6 +23,8 @@ from app.delivery.providers.base import (
     ProviderError,
 )
 
+from ..conftest import wait_logged
+
 # A login code by SMS to a US number, with the text the text-sending adapters deliver.
 TEXT_FIELDS: dict[str, Any] = {
     "to": "+14155552671",
@@ -109,8 +111,7 @@ def stalled(server: HTTPServer, path: str, answer: Response) -> Iterator[Stall]:
     finally:
         stall.seconds = time.monotonic() - started
         release.set()
-        while not server.log and time.monotonic() - started < 3:
-            time.sleep(0.01)  # let the stand-in finish so its answer is not logged in the next test
+        wait_logged(server, 1)
 
 
 def json_push(reports: Any, url: str) -> CallbackRequest:
